@@ -1,0 +1,74 @@
+"""Helpers shared by the hand-written math: the array namespace and input checks.
+
+Every function in ``dlcourse.functional`` asks its inputs which array library
+they belong to (NumPy, PyTorch, ...) and computes with that library only, so the
+same code runs on NumPy arrays and on PyTorch tensors on any device.
+"""
+
+from array_api_compat import array_namespace, device, is_array_api_obj
+
+__all__ = ["namespace", "device", "require_shape", "require_array", "require_same_shape"]
+
+
+def namespace(*arrays):
+    """The array-API namespace shared by ``arrays`` (``None`` entries are ignored)."""
+    return array_namespace(*(a for a in arrays if a is not None))
+
+
+def require_array(name, x):
+    """Raise a ValueError naming ``name`` unless ``x`` is an array (not a list, not None)."""
+    if not is_array_api_obj(x):
+        raise ValueError(
+            f"{name}: expected an array (NumPy array or PyTorch tensor), "
+            f"got {type(x).__name__}. Convert it with np.asarray({name})."
+        )
+
+
+def _format(spec, dims):
+    parts = []
+    for s in spec:
+        if isinstance(s, str) and s in dims:
+            parts.append(f"{s}={dims[s]}")
+        else:
+            parts.append(str(s))
+    return "(" + ", ".join(parts) + (",)" if len(parts) == 1 else ")")
+
+
+def require_shape(name, x, spec, dims=None):
+    """Check ``x.shape`` against ``spec``, a tuple of ints and dimension names.
+
+    ``dims`` maps names already seen (from earlier arguments) to sizes, so
+    ``require_shape("w", w, ("D", "M"), dims)`` after ``x`` of shape (N, D)
+    checks that ``w`` has as many rows as ``x`` has columns. New names are
+    added to ``dims``. Returns ``dims``.
+    """
+    dims = {} if dims is None else dims
+    require_array(name, x)
+    shape = tuple(x.shape)
+    ok = len(shape) == len(spec)
+    if ok:
+        bound = dict(dims)
+        for size, s in zip(shape, spec):
+            if isinstance(s, int):
+                ok = ok and size == s
+            elif s in bound:
+                ok = ok and size == bound[s]
+            else:
+                bound[s] = size
+    if not ok:
+        raise ValueError(
+            f"{name}: expected shape {_format(spec, dims)}, got {shape}."
+        )
+    dims.update(bound)
+    return dims
+
+
+def require_same_shape(name, x, other_name, other):
+    """Raise a ValueError unless ``x`` and ``other`` have the same shape."""
+    require_array(name, x)
+    require_array(other_name, other)
+    if tuple(x.shape) != tuple(other.shape):
+        raise ValueError(
+            f"{name}: expected the same shape as {other_name} {tuple(other.shape)}, "
+            f"got {tuple(x.shape)}."
+        )
