@@ -5,9 +5,18 @@ they belong to (NumPy, PyTorch, ...) and computes with that library only, so the
 same code runs on NumPy arrays and on PyTorch tensors on any device.
 """
 
-from array_api_compat import array_namespace, device, is_array_api_obj
+from array_api_compat import array_namespace, device, is_array_api_obj, size
 
-__all__ = ["namespace", "device", "require_shape", "require_array", "require_same_shape"]
+__all__ = [
+    "namespace",
+    "device",
+    "require_array",
+    "require_float",
+    "require_same_dtype",
+    "require_same_shape",
+    "require_shape",
+    "size",
+]
 
 
 def namespace(*arrays):
@@ -48,17 +57,15 @@ def require_shape(name, x, spec, dims=None):
     ok = len(shape) == len(spec)
     if ok:
         bound = dict(dims)
-        for size, s in zip(shape, spec):
+        for got, s in zip(shape, spec):
             if isinstance(s, int):
-                ok = ok and size == s
+                ok = ok and got == s
             elif s in bound:
-                ok = ok and size == bound[s]
+                ok = ok and got == bound[s]
             else:
-                bound[s] = size
+                bound[s] = got
     if not ok:
-        raise ValueError(
-            f"{name}: expected shape {_format(spec, dims)}, got {shape}."
-        )
+        raise ValueError(f"{name}: expected shape {_format(spec, dims)}, got {shape}.")
     dims.update(bound)
     return dims
 
@@ -71,4 +78,24 @@ def require_same_shape(name, x, other_name, other):
         raise ValueError(
             f"{name}: expected the same shape as {other_name} {tuple(other.shape)}, "
             f"got {tuple(x.shape)}."
+        )
+
+
+def require_float(name, x):
+    """Raise a ValueError unless ``x`` holds floating-point numbers."""
+    require_array(name, x)
+    xp = namespace(x)
+    if not xp.isdtype(x.dtype, "real floating"):
+        raise ValueError(
+            f"{name}: expected floating-point values (float32 or float64), got {x.dtype}. "
+            f"Convert it first, e.g. {name}.astype(np.float32) or {name}.float()."
+        )
+
+
+def require_same_dtype(name, x, other_name, other):
+    """Raise a ValueError when two arrays that are combined have different dtypes."""
+    if x.dtype != other.dtype:
+        raise ValueError(
+            f"{name}: dtype {x.dtype} differs from {other_name}'s {other.dtype}; "
+            f"cast one of them so both are the same (float32 is the usual choice)."
         )

@@ -1,0 +1,160 @@
+"""One training step of the MLP 784-256-128-10 (batch 128, float32, SGD): by hand vs PyTorch.
+
+Each implementation runs in its own fresh process, the two alternating round
+after round, so that both see the same machine state; the figure for each is
+the median over rounds of the median step time within a round.
+
+    python benchmarks/mlp_step.py                 # default threads, 7 rounds
+    python benchmarks/mlp_step.py --threads 1     # one BLAS / torch thread each
+    python benchmarks/mlp_step.py --json out.json
+
+Both workers get the same thread settings through the environment, set
+before NumPy or PyTorch start their thread pools.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+SIZES = (784, 256, 128, 10)
+BATCH = 128
+LR = 0.01
+# three matmuls per layer (forward, dw, dx), less the first layer's dx: its input is data
+FLOPS = 2 * BATCH * (3 * sum(a * b for a, b in zip(SIZES, SIZES[1:])) - SIZES[0] * SIZES[1])
+
+
+def batch(seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((BATCH, SIZES[0]), dtype=np.float32)
+    y = rng.integers(0, SIZES[-1], BATCH)
+    return x, y
+
+
+def hand_written_step():
+    """A step written with dlcourse.functional, as a student would after chapter 05."""
+    import numpy as np
+
+    from dlcourse import functional as F
+
+    rng = np.random.default_rng(0)
+    params = []
+    for fan_in, fan_out in zip(SIZES, SIZES[1:]):
+        w = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
+        params.append(w.astype(np.float32))
+        params.append(np.zeros(fan_out, dtype=np.float32))
+    opt = F.SGD(lr=LR)
+    x, y = batch()
+
+    def step():
+        h1, c1 = F.dense_forward(x, params[0], params[1])
+        a1, r1 = F.relu_forward(h1)
+        h2, c2 = F.dense_forward(a1, params[2], params[3])
+        a2, r2 = F.relu_forward(h2)
+        logits, c3 = F.dense_forward(a2, params[4], params[5])
+        loss, dlogits = F.softmax_cross_entropy(logits, y)
+        da2, dw3, db3 = F.dense_backward(dlogits, c3)
+        da1, dw2, db2 = F.dense_backward(F.relu_backward(da2, r2), c2)
+        _, dw1, db1 = F.dense_backward(F.relu_backward(da1, r1), c1, input_grad=False)
+        opt.step(params, [dw1, db1, dw2, db2, dw3, db3])
+        return loss
+
+    return step
+
+
+def torch_step():
+    """The same network as a plain PyTorch eager training loop."""
+    import torch
+
+    torch.manual_seed(0)
+    layers = []
+    for fan_in, fan_out in zip(SIZES, SIZES[1:]):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x, y = (torch.from_numpy(a) for a in batch())
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+IMPLEMENTATIONS = {"hand-written": hand_written_step, "torch": torch_step}
+
+
+def worker(name, steps, warmup):
+    step = IMPLEMENTATIONS[name]()
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    print(json.dumps({"ms_per_step": 1e3 * statistics.median(times)}))
+
+
+def thread_env(threads):
+    env = dict(os.environ)
+    if threads:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(threads)
+    return env
+
+
+def run_round(name, args):
+    command = [sys.executable, __file__, "--worker", name, "--steps", str(args.steps)]
+    out = subprocess.run(command, env=thread_env(args.threads), capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"the {name} worker failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])["ms_per_step"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=0, help="0: the libraries' default")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.steps, warmup=50)
+        return
+    per_round = {name: [] for name in IMPLEMENTATIONS}
+    for _ in range(args.rounds):
+        for name in IMPLEMENTATIONS:  # alternate, so drifts in machine load hit both
+            per_round[name].append(run_round(name, args))
+    result = {name: statistics.median(ms) for name, ms in per_round.items()}
+    threads = args.threads or "default"
+    print(
+        f"MLP 784-256-128-10, batch {BATCH}, float32, SGD; threads: {threads}; "
+        f"{args.rounds} alternating rounds of {args.steps} steps"
+    )
+    for name, ms in result.items():
+        spread = ", ".join(f"{t:.3f}" for t in per_round[name])
+        print(f"  {name:13s} {ms:.3f} ms/step  {FLOPS / ms / 1e6:6.1f} GFLOP/s   rounds: {spread}")
+    ratio = result["hand-written"] / result["torch"]
+    print(f"  ratio hand-written / torch = {ratio:.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {"threads": threads, "ms_per_step": result, "rounds": per_round, "ratio": ratio},
+                f,
+                indent=2,
+            )
+
+
+if __name__ == "__main__":
+    main()
