@@ -36,8 +36,8 @@ def centred_differences(f, x, dout=None, h=None, seed=0):
     slope itself. Also estimates each element's rounding noise: outputs that
     x_i does not reach cancel exactly; those it does carry float64 rounding of
     about eps * |value| each, divided by 2h (at least one output is assumed
-    reached, since a change too small to alter any bit still hides there). Returns ``(grad, kinks, noise)``;
-    x is never modified.
+    reached, since a change too small to alter any bit still hides there).
+    Returns ``(grad, kinks, noise)``; x is never modified.
     """
     h = DEFAULT_STEP if h is None else h
     x = np.array(x, dtype=np.float64, copy=True)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Fresh machine -> the whole test suite: set up .venv, lint, run pytest.
+# Extra arguments go to pytest (e.g. bash scripts/test.sh -k dense).
+set -euo pipefail
+source "$(dirname "$0")/setup-env.sh" "dev,torch,tensorflow,jax"
+ruff check lib tests benchmarks
+ruff format --check lib tests benchmarks
+python -m pytest "$@"
