@@ -45,7 +45,7 @@ def check_against_torch(
 ):
     """Compare ``backward`` with torch.autograd differentiating ``forward`` on float64 tensors."""
     skipped = _missing("torch", "torch.autograd")
-    if skipped:
+    if skipped is not None:  # a skipped report is falsy, like a failed one
         return skipped
     import torch
 
@@ -76,7 +76,7 @@ def check_against_jax(
     The forward must not write into arrays (JAX arrays are immutable).
     """
     skipped = _missing("jax", "jax.vjp")
-    if skipped:
+    if skipped is not None:  # a skipped report is falsy, like a failed one
         return skipped
     import jax
     import jax.numpy as jnp
@@ -107,7 +107,7 @@ def check_against_tensorflow(
     passed through unchanged).
     """
     skipped = _missing("tensorflow", "tf.GradientTape")
-    if skipped:
+    if skipped is not None:  # a skipped report is falsy, like a failed one
         return skipped
     import tensorflow as tf
 

@@ -31,7 +31,10 @@ ABSOLUTE_FLOOR = {"float64": 1e-10, "float32": 1e-6, "float16": 1e-3, "bfloat16"
 
 def dtype_name(dtype):
     """'float32' for np.float32, np.dtype('float32') and torch.float32 alike."""
-    return str(dtype).rsplit(".", 1)[-1]
+    try:
+        return np.dtype(dtype).name
+    except TypeError:  # not a NumPy dtype: torch.float32 prints as "torch.float32"
+        return str(dtype).rsplit(".", 1)[-1]
 
 
 def tolerance(dtype):
