@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from layer_cases import CASES
 
 from dlcourse import functional as F
 from dlcourse.gradcheck.convert import to_numpy
+from layer_cases import CASES
 
 torch = pytest.importorskip("torch", reason="comparing array libraries needs PyTorch")
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from layer_cases import CASES
 
 from dlcourse.diagnose import check_not_modified
+from layer_cases import CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
