@@ -195,11 +195,7 @@ def batchnorm_backward(dout, cache):
     constants, the layer is an affine map, and ``dx = dout * gamma * inv_std``.
     """
     xhat = cache["xhat"]
-    require_array("dout", dout)
-    if tuple(dout.shape) != tuple(xhat.shape):
-        raise ValueError(
-            f"dout: expected shape {tuple(xhat.shape)} (the shape of out), got {tuple(dout.shape)}."
-        )
+    require_shape("dout", dout, tuple(xhat.shape))
     xp = namespace(dout, xhat)
     axes, g, inv_std = cache["axes"], cache["gamma"], cache["inv_std"]
     features = g.shape[1]

@@ -11,7 +11,13 @@ that the forward pass used, which is why the mask is kept in the cache.
 
 import numbers
 
-from dlcourse.functional._common import device, namespace, require_array, require_float
+from dlcourse.functional._common import (
+    device,
+    namespace,
+    require_array,
+    require_float,
+    require_shape,
+)
 
 __all__ = ["dropout_forward", "dropout_backward"]
 
@@ -107,8 +113,5 @@ def dropout_backward(dout, cache):
     mask = cache["mask"]
     if mask is None:
         return dout
-    if tuple(dout.shape) != tuple(mask.shape):
-        raise ValueError(
-            f"dout: expected shape {tuple(mask.shape)} (the shape of x), got {tuple(dout.shape)}."
-        )
+    require_shape("dout", dout, tuple(mask.shape))
     return dout * mask

@@ -12,7 +12,6 @@ behave the same and there are no running statistics to keep.
 
 from dlcourse.functional._common import (
     namespace,
-    require_array,
     require_float,
     require_same_dtype,
     require_shape,
@@ -67,11 +66,7 @@ def layernorm_backward(dout, cache):
         dx = inv_std / D * (D * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))
     """
     xhat = cache["xhat"]
-    require_array("dout", dout)
-    if tuple(dout.shape) != tuple(xhat.shape):
-        raise ValueError(
-            f"dout: expected shape {tuple(xhat.shape)} (the shape of out), got {tuple(dout.shape)}."
-        )
+    require_shape("dout", dout, tuple(xhat.shape))
     xp = namespace(dout, xhat)
     gamma, inv_std = cache["gamma"], cache["inv_std"]
     D = xhat.shape[-1]

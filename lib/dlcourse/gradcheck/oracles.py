@@ -32,40 +32,62 @@ def _missing(framework, reference):
     return None
 
 
-def _report(reference, wrt, grads, expected, dtype, tol):
+def _run(
+    framework, reference, derivatives, forward, backward, inputs, wrt, kwargs, dout, seed, tol
+):
+    """The steps every oracle shares; ``derivatives(base, wrt, dout64)`` is the framework's part.
+
+    base: the inputs as NumPy (floats in float64); it returns one gradient per
+    name in ``wrt`` as anything np.asarray takes, or None for an unused input.
+    """
+    skipped = _missing(framework, reference)
+    if skipped is not None:  # a skipped report is falsy, like a failed one
+        return skipped
+    wrt = default_wrt(inputs) if wrt is None else tuple(wrt)
+    grads, dout64, dtype = analytic_gradients(forward, backward, inputs, wrt, kwargs, dout, seed)
+    base = float64_inputs(inputs)
+    found = derivatives(base, wrt, dout64)
     arguments = tuple(
-        compare(name, got, np.asarray(exp, dtype=np.float64), dtype, tol)
-        for name, got, exp in zip(wrt, grads, expected)
+        compare(
+            name, got, np.zeros(np.shape(base[name])) if g is None else np.asarray(g), dtype, tol
+        )
+        for name, got, g in zip(wrt, grads, found)
     )
     return GradientReport(reference, arguments, dtype=dtype)
+
+
+def _native(base, convert):
+    """``base`` with its NumPy arrays converted to a framework's arrays."""
+    return {k: convert(v) if isinstance(v, np.ndarray) else v for k, v in base.items()}
 
 
 def check_against_torch(
     forward, backward, inputs, *, wrt=None, kwargs=None, dout=None, seed=0, tol=None
 ):
     """Compare ``backward`` with torch.autograd differentiating ``forward`` on float64 tensors."""
-    skipped = _missing("torch", "torch.autograd")
-    if skipped is not None:  # a skipped report is falsy, like a failed one
-        return skipped
-    import torch
 
-    wrt = default_wrt(inputs) if wrt is None else tuple(wrt)
-    grads, dout64, dtype = analytic_gradients(forward, backward, inputs, wrt, kwargs, dout, seed)
-    tensors = {
-        k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v
-        for k, v in float64_inputs(inputs).items()
-    }
-    for name in wrt:
-        tensors[name].requires_grad_(True)
-    out = forward(**tensors, **call_kwargs(kwargs))[0]
-    found = torch.autograd.grad(
-        out, [tensors[n] for n in wrt], torch.as_tensor(dout64), allow_unused=True
+    def derivatives(base, wrt, dout64):
+        import torch
+
+        tensors = _native(base, torch.as_tensor)
+        leaves = [tensors[n].requires_grad_(True) for n in wrt]
+        out = forward(**tensors, **call_kwargs(kwargs))[0]
+        found = torch.autograd.grad(out, leaves, torch.as_tensor(dout64), allow_unused=True)
+        return [None if g is None else g.detach().numpy() for g in found]
+
+    return _run(
+        "torch",
+        "torch.autograd",
+        derivatives,
+        forward,
+        backward,
+        inputs,
+        wrt,
+        kwargs,
+        dout,
+        seed,
+        tol,
     )
-    expected = [
-        np.zeros(tuple(tensors[n].shape)) if g is None else g.detach().numpy()
-        for n, g in zip(wrt, found)
-    ]
-    return _report("torch.autograd", wrt, grads, expected, dtype, tol)
 
 
 def check_against_jax(
@@ -75,26 +97,23 @@ def check_against_jax(
 
     The forward must not write into arrays (JAX arrays are immutable).
     """
-    skipped = _missing("jax", "jax.vjp")
-    if skipped is not None:  # a skipped report is falsy, like a failed one
-        return skipped
-    import jax
-    import jax.numpy as jnp
 
-    wrt = default_wrt(inputs) if wrt is None else tuple(wrt)
-    grads, dout64, dtype = analytic_gradients(forward, backward, inputs, wrt, kwargs, dout, seed)
-    with jax.enable_x64(True):
-        base = {
-            k: jnp.asarray(v) if isinstance(v, np.ndarray) else v
-            for k, v in float64_inputs(inputs).items()
-        }
+    def derivatives(base, wrt, dout64):
+        import jax
+        import jax.numpy as jnp
 
-        def f(*args):
-            return forward(**{**base, **dict(zip(wrt, args))}, **call_kwargs(kwargs))[0]
+        with jax.enable_x64(True):
+            arrays = _native(base, jnp.asarray)
 
-        _, pullback = jax.vjp(f, *[base[n] for n in wrt])
-        expected = [np.asarray(g) for g in pullback(jnp.asarray(dout64))]
-    return _report("jax.vjp", wrt, grads, expected, dtype, tol)
+            def f(*args):
+                return forward(**{**arrays, **dict(zip(wrt, args))}, **call_kwargs(kwargs))[0]
+
+            _, pullback = jax.vjp(f, *[arrays[n] for n in wrt])
+            return [np.asarray(g) for g in pullback(jnp.asarray(dout64))]
+
+    return _run(
+        "jax", "jax.vjp", derivatives, forward, backward, inputs, wrt, kwargs, dout, seed, tol
+    )
 
 
 def check_against_tensorflow(
@@ -106,23 +125,28 @@ def check_against_tensorflow(
     ``reference(**inputs)`` on float64 tensors (constant, non-array inputs are
     passed through unchanged).
     """
-    skipped = _missing("tensorflow", "tf.GradientTape")
-    if skipped is not None:  # a skipped report is falsy, like a failed one
-        return skipped
-    import tensorflow as tf
 
-    wrt = default_wrt(inputs) if wrt is None else tuple(wrt)
-    grads, dout64, dtype = analytic_gradients(forward, backward, inputs, wrt, kwargs, dout, seed)
-    base = {
-        k: tf.constant(v) if isinstance(v, np.ndarray) else v
-        for k, v in float64_inputs(inputs).items()
-    }
-    with tf.GradientTape() as tape:
-        for name in wrt:
-            tape.watch(base[name])
-        out = reference(**base)
-    found = tape.gradient(out, [base[n] for n in wrt], output_gradients=tf.constant(dout64))
-    expected = [
-        np.zeros(tuple(base[n].shape)) if g is None else g.numpy() for n, g in zip(wrt, found)
-    ]
-    return _report("tf.GradientTape", wrt, grads, expected, dtype, tol)
+    def derivatives(base, wrt, dout64):
+        import tensorflow as tf
+
+        tensors = _native(base, tf.constant)
+        with tf.GradientTape() as tape:
+            for name in wrt:
+                tape.watch(tensors[name])
+            out = reference(**tensors)
+        found = tape.gradient(out, [tensors[n] for n in wrt], output_gradients=tf.constant(dout64))
+        return [None if g is None else g.numpy() for g in found]
+
+    return _run(
+        "tensorflow",
+        "tf.GradientTape",
+        derivatives,
+        forward,
+        backward,
+        inputs,
+        wrt,
+        kwargs,
+        dout,
+        seed,
+        tol,
+    )
