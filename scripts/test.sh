@@ -3,6 +3,6 @@
 # Extra arguments go to pytest (e.g. bash scripts/test.sh -k dense).
 set -euo pipefail
 source "$(dirname "$0")/setup-env.sh" "dev,torch,tensorflow,jax"
-ruff check lib tests benchmarks
+ruff check lib tests benchmarks solutions
 ruff format --check lib tests benchmarks
 python -m pytest "$@"

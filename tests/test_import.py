@@ -35,6 +35,7 @@ PUBLIC_MODULES = [
     "dlcourse.backends",
     "dlcourse.cli",
     "dlcourse.doctor",
+    "dlcourse.autodiff",
 ]
 
 # Imports what it is told, then prints which heavy libraries each import brought in.

@@ -8,7 +8,16 @@ import importlib
 
 from dlcourse._version import __version__
 
-_SUBMODULES = {"functional", "gradcheck", "diagnose", "data", "backends", "cli", "doctor"}
+_SUBMODULES = {
+    "autodiff",
+    "backends",
+    "cli",
+    "data",
+    "diagnose",
+    "doctor",
+    "functional",
+    "gradcheck",
+}
 _BACKEND_NAMES = {"set_backend", "get_backend", "backend"}
 
 __all__ = ["__version__", *sorted(_SUBMODULES), *sorted(_BACKEND_NAMES)]
