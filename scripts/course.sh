@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fresh machine -> the course: set up .venv, check the machine, open JupyterLab on course/.
+# Extra arguments go to `dlcourse start` (e.g. --port 9000 --no-browser).
 set -euo pipefail
 source "$(dirname "$0")/setup-env.sh" "course,torch,tensorflow,jax"
 dlcourse doctor
-exec jupyter lab --notebook-dir=course --ip=127.0.0.1 "$@"
+exec dlcourse start "$@"

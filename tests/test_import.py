@@ -36,6 +36,7 @@ PUBLIC_MODULES = [
     "dlcourse.cli",
     "dlcourse.doctor",
     "dlcourse.autodiff",
+    "dlcourse.course",
 ]
 
 # Imports what it is told, then prints which heavy libraries each import brought in.

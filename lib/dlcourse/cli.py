@@ -23,6 +23,10 @@ from dlcourse._version import __version__
 # subcommand name -> the module that implements it
 COMMANDS = {
     "doctor": "dlcourse.doctor",
+    "build": "dlcourse.course.commands.build",
+    "check": "dlcourse.course.commands.check",
+    "book": "dlcourse.course.commands.book",
+    "start": "dlcourse.course.commands.start",
 }
 
 
