@@ -37,6 +37,8 @@ PUBLIC_MODULES = [
     "dlcourse.doctor",
     "dlcourse.autodiff",
     "dlcourse.course",
+    "dlcourse.nn",
+    "dlcourse.ops",
 ]
 
 # Imports what it is told, then prints which heavy libraries each import brought in.

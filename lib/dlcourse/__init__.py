@@ -17,6 +17,8 @@ _SUBMODULES = {
     "doctor",
     "functional",
     "gradcheck",
+    "nn",
+    "ops",
 }
 _BACKEND_NAMES = {"set_backend", "get_backend", "backend"}
 

@@ -1,0 +1,114 @@
+"""A Keras-style front end that runs one model on several backends.
+
+::
+
+    import dlcourse
+    from dlcourse.nn import Sequential, Dense, Flatten
+
+    dlcourse.set_backend("torch")          # or "manual" (hand-written gradients), ...
+    model = Sequential([Dense(64, activation="relu"), Dense(10)], seed=0)
+    model.compile(optimizer="adam",
+                  loss=SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    history = model.fit(x, y, epochs=10, validation_split=0.2)
+    history.plot()
+
+Layers are written once against ``dlcourse.ops`` and run on every backend; on
+the ``manual`` backend they also need ``backward`` (see ``Layer``). How the
+pieces fit together, and how to add a backend: ``dlcourse.backends``.
+"""
+
+from dlcourse.nn import callbacks, initializers, losses, metrics, optimizers
+from dlcourse.nn.callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    OneCycle,
+    ProgressBar,
+    one_cycle,
+)
+from dlcourse.nn.config import floatx, get_seed, set_floatx, set_seed
+from dlcourse.nn.errors import (
+    MissingBackwardError,
+    NonFiniteLossError,
+    NotBuiltError,
+    NotCompiledError,
+)
+from dlcourse.nn.history import History
+from dlcourse.nn.layers import (
+    Activation,
+    BatchNorm,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    MaxPool2D,
+    MaxPooling2D,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from dlcourse.nn.losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    MeanSquaredError,
+    SparseCategoricalCrossentropy,
+)
+from dlcourse.nn.lr_find import LRFinderResult, lr_find
+from dlcourse.nn.model import Sequential
+from dlcourse.nn.optimizers import SGD, Adam, RMSprop
+from dlcourse.nn.saving import load_model, save_model
+
+__all__ = [
+    "SGD",
+    "Activation",
+    "Adam",
+    "BatchNorm",
+    "BatchNormalization",
+    "BinaryCrossentropy",
+    "Callback",
+    "CategoricalCrossentropy",
+    "Conv2D",
+    "Dense",
+    "Dropout",
+    "EarlyStopping",
+    "Flatten",
+    "History",
+    "LRFinderResult",
+    "Layer",
+    "LearningRateScheduler",
+    "MaxPool2D",
+    "MaxPooling2D",
+    "MeanSquaredError",
+    "MissingBackwardError",
+    "ModelCheckpoint",
+    "NonFiniteLossError",
+    "NotBuiltError",
+    "NotCompiledError",
+    "OneCycle",
+    "ProgressBar",
+    "RMSprop",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "SparseCategoricalCrossentropy",
+    "Tanh",
+    "callbacks",
+    "floatx",
+    "get_seed",
+    "initializers",
+    "load_model",
+    "losses",
+    "lr_find",
+    "metrics",
+    "optimizers",
+    "one_cycle",
+    "save_model",
+    "set_floatx",
+    "set_seed",
+]

@@ -1,0 +1,248 @@
+"""The training loop behind ``model.fit``, and ``evaluate`` and ``predict``.
+
+The loop is the same for every backend. Before the first step, the data are
+checked in NumPy (shapes, labels that suit the loss) and converted once to the
+backend's arrays; each step then picks a batch by index and calls the
+backend's train step. The Python work per step is kept to a few lines, so that
+``fit`` costs little more than a hand-written loop in the same library.
+"""
+
+import math
+
+import numpy as np
+
+from dlcourse import backends
+from dlcourse.nn.callbacks import CallbackList, EpochLogger, ProgressBar
+from dlcourse.nn.errors import NonFiniteLossError
+from dlcourse.nn.history import History
+from dlcourse.nn.model import as_numpy
+
+__all__ = ["evaluate", "fit", "predict", "prepare_targets"]
+
+
+def prepare_targets(model, y, name="y"):
+    """``y`` as NumPy, checked against the loss and the model's outputs."""
+    y = model.loss.prepare_targets(as_numpy(name, y), model.output_shape)
+    if np.issubdtype(y.dtype, np.floating):
+        y = y.astype(model.dtype, copy=False)
+    return y
+
+
+def _check_lengths(x, y, what=""):
+    if len(x) != len(y):
+        raise ValueError(
+            f"{what}x has {len(x)} examples but {what}y has {len(y)}; they must pair up one to one."
+        )
+    if len(x) == 0:
+        raise ValueError(f"{what}x is empty: there is nothing to train on.")
+
+
+def _split(x, y, validation_data, validation_split):
+    """Training and validation arrays; validation_split takes the *last* examples, as Keras."""
+    if validation_data is not None:
+        if len(validation_data) != 2:
+            raise ValueError("validation_data: expected a pair (x_val, y_val).")
+        return x, y, (as_numpy("x_val", validation_data[0]), as_numpy("y_val", validation_data[1]))
+    if not validation_split:
+        return x, y, None
+    if not 0 < validation_split < 1:
+        raise ValueError(
+            f"validation_split: expected a fraction in (0, 1), got {validation_split}."
+        )
+    cut = len(x) - int(round(len(x) * validation_split))
+    if cut <= 0 or cut >= len(x):
+        raise ValueError(f"validation_split={validation_split} leaves no training or no val data.")
+    return x[:cut], y[:cut], (x[cut:], y[cut:])
+
+
+def _default_callbacks(verbose):
+    if verbose == 1:
+        return [ProgressBar()]
+    if verbose == 2:
+        return [EpochLogger()]
+    if verbose != 0:
+        raise ValueError(
+            "verbose: expected 0 (silent), 1 (a progress bar) or 2 (one line per epoch), "
+            f"got {verbose!r}."
+        )
+    return []
+
+
+def fit(
+    model,
+    x,
+    y,
+    epochs=1,
+    batch_size=32,
+    validation_data=None,
+    validation_split=0.0,
+    shuffle=True,
+    callbacks=None,
+    verbose=1,
+):
+    """Train ``model`` on (x, y) for ``epochs`` passes; returns a ``History``.
+
+    Each epoch visits the examples in batches of ``batch_size``, in a new random
+    order when ``shuffle`` (drawn from the model's seed, so runs repeat), in the
+    given order otherwise. ``validation_data=(x_val, y_val)`` or
+    ``validation_split=0.2`` (the last 20%) adds ``val_`` numbers after each epoch.
+    ``verbose``: 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+
+    A NaN or infinite loss stops training with a ``NonFiniteLossError`` that
+    names the first layer whose output was not finite.
+    """
+    model._require_compiled("fit")
+    x, y = as_numpy("x", x), as_numpy("y", y)
+    _check_lengths(x, y)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}.")
+    x, y, validation = _split(x, y, validation_data, validation_split)
+    x = model._prepare_inputs(x)
+    y = prepare_targets(model, y)
+    if validation is not None:
+        _check_lengths(*validation, what="validation ")
+        validation = (
+            model._prepare_inputs(validation[0], "x_val"),
+            prepare_targets(model, validation[1], "y_val"),
+        )
+
+    backend = model.backend
+    n = len(x)
+    steps = math.ceil(n / batch_size)
+    history = History()
+    params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": n}
+    user = list(callbacks or [])
+    # History after the user's callbacks, so that it records what they add to the logs
+    callbacks = CallbackList([*user, history, *_default_callbacks(verbose)], model, params)
+
+    with backends.running(backend):
+        first = backend.make_predict(model)(backend.asarray(x[:batch_size], model.dtype))
+        model.loss.check_predictions(backend.to_numpy(first))
+        xs, ys = backend.asarray(x, model.dtype), backend.asarray(y)
+        if validation is not None:
+            validation = (
+                backend.asarray(validation[0], model.dtype),
+                backend.asarray(validation[1]),
+                validation[1],
+            )
+        step = model.train_step()
+        model.stop_training = False
+        callbacks.on_train_begin()
+        try:
+            for epoch in range(epochs):
+                callbacks.on_epoch_begin(epoch)
+                logs = _train_epoch(model, step, xs, ys, y, batch_size, shuffle, callbacks, epoch)
+                if validation is not None:
+                    scores = _evaluate_native(model, *validation, batch_size)
+                    logs.update({f"val_{k}": v for k, v in scores.items()})
+                callbacks.on_epoch_end(epoch, logs)
+                if model.stop_training:
+                    break
+        except NonFiniteLossError as err:
+            err.history = history  # what was learned up to the last whole epoch
+            raise
+        finally:
+            callbacks.on_train_end()
+    model.history = history
+    return history
+
+
+def _logs(loss, metrics):
+    logs = {"loss": loss}
+    for metric in metrics:
+        logs[metric.name] = metric.result()
+    return logs
+
+
+def _train_epoch(model, step, xs, ys, y, batch_size, shuffle, callbacks, epoch):
+    """One pass over the data (native ``xs``, ``ys``; ``y`` in NumPy for the metrics)."""
+    backend, metrics = model.backend, model.metrics
+    for metric in metrics:
+        metric.reset()
+    n = len(y)
+    order = model.shuffle_rng.permutation(n) if shuffle else None
+    order_native = backend.batch_index(order) if shuffle else None
+    total, seen = 0.0, 0
+    for b in range(math.ceil(n / batch_size)):
+        lo, hi = b * batch_size, min(n, (b + 1) * batch_size)
+        if shuffle:
+            index = order_native[lo:hi]
+            xb, yb = backend.take(xs, index), backend.take(ys, index)
+        else:
+            xb, yb = xs[lo:hi], ys[lo:hi]
+        if callbacks.wants_batch_begin:
+            callbacks.on_train_batch_begin(b)
+        value, y_pred = step(xb, yb)
+        value = float(value)
+        rows = order[lo:hi] if shuffle else slice(lo, hi)
+        if not math.isfinite(value):
+            from dlcourse.nn.nonfinite import nonfinite_loss_error
+
+            raise nonfinite_loss_error(model, xb, y[rows], value, epoch, b)
+        total += value * (hi - lo)
+        seen += hi - lo
+        if metrics:
+            predicted = backend.to_numpy(y_pred)
+            for metric in metrics:
+                metric.update(y[rows], predicted)
+        if callbacks.wants_batch_end:
+            callbacks.on_train_batch_end(b, _logs(total / seen, metrics))
+    return _logs(total / seen, metrics)
+
+
+def _evaluate_native(model, xs, ys, y_numpy, batch_size):
+    """Mean loss and metrics over native (xs, ys), in inference mode."""
+    backend = model.backend
+    step = backend.make_eval_step(model, model.loss)
+    for metric in model.metrics:
+        metric.reset()
+    n = len(y_numpy)
+    total = 0.0
+    for lo in range(0, n, batch_size):
+        hi = min(n, lo + batch_size)
+        value, y_pred = step(xs[lo:hi], ys[lo:hi])
+        total += float(value) * (hi - lo)
+        if model.metrics:
+            predicted = backend.to_numpy(y_pred)
+            for metric in model.metrics:
+                metric.update(y_numpy[lo:hi], predicted)
+    scores = {"loss": total / n}
+    for metric in model.metrics:
+        scores[metric.name] = metric.result()
+    return scores
+
+
+def evaluate(model, x, y, batch_size=32, return_dict=False):
+    """The loss and metrics on (x, y), in inference mode (no dropout, running statistics).
+
+    Returns the loss alone when there are no metrics, else ``[loss, metric, ...]``,
+    or a dict with ``return_dict=True``.
+    """
+    model._require_compiled("evaluate")
+    x, y = as_numpy("x", x), as_numpy("y", y)
+    _check_lengths(x, y)
+    x = model._prepare_inputs(x)
+    y = prepare_targets(model, y)
+    backend = model.backend
+    with backends.running(backend):
+        xs, ys = backend.asarray(x, model.dtype), backend.asarray(y)
+        scores = _evaluate_native(model, xs, ys, y, batch_size)
+    if return_dict:
+        return scores
+    values = list(scores.values())
+    return values[0] if len(values) == 1 else values
+
+
+def predict(model, x, batch_size=256):
+    """The model's outputs for every example of ``x``, as one NumPy array."""
+    x = model._prepare_inputs(as_numpy("x", x))
+    backend = model.backend
+    with backends.running(backend):
+        run = backend.make_predict(model)
+        xs = backend.asarray(x, model.dtype)
+        outputs = [
+            backend.to_numpy(run(xs[lo : lo + batch_size])) for lo in range(0, len(x), batch_size)
+        ]
+    if not outputs:
+        return np.zeros((0, *model.output_shape[1:]), dtype=model.dtype)
+    return np.concatenate(outputs, axis=0)

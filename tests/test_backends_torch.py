@@ -1,0 +1,259 @@
+"""The torch backend against the hand-written one: same ops, same model, same numbers.
+
+Tolerances (documented here, asserted below):
+- float64 predictions, losses and gradients from the same weights: 1e-6 relative
+  (the issue's figure; in practice they agree to ~1e-13);
+- float64 weights after two epochs of SGD with momentum (or Adam, RMSprop) over the
+  same batches: 1e-8 relative to the largest weight (rounding differences grow a
+  little step by step);
+- float32 predictions: 1e-4 relative (float32 has ~7 digits, and the libraries sum
+  in different orders).
+"""
+
+import numpy as np
+import pytest
+
+import dlcourse
+from dlcourse import backends, ops
+from dlcourse.nn import (
+    SGD,
+    Adam,
+    BatchNorm,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    MaxPool2D,
+    MeanSquaredError,
+    RMSprop,
+    Sequential,
+    SparseCategoricalCrossentropy,
+)
+
+torch = pytest.importorskip("torch", reason="the torch backend needs PyTorch")
+
+RTOL = 1e-6
+
+
+def rel_error(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+def mlp():
+    return [Dense(16, activation="relu"), Dropout(0.0), Dense(8, activation="tanh"), Dense(5)]
+
+
+def cnn():
+    return [
+        Conv2D(3, 3, padding="same", activation="relu"),
+        BatchNorm(),
+        MaxPool2D(2),
+        Conv2D(4, 2, strides=1, activation="sigmoid"),
+        Flatten(),
+        Dense(5, activation="softmax"),
+    ]
+
+
+ARCHITECTURES = {
+    "mlp": (mlp, (12,), SparseCategoricalCrossentropy(from_logits=True)),
+    "cnn": (cnn, (2, 6, 6), SparseCategoricalCrossentropy()),
+}
+
+
+def build(backend, architecture, dtype="float64", **options):
+    layers, shape, loss = ARCHITECTURES[architecture]
+    with dlcourse.backend(backend, **options):
+        model = Sequential(layers(), seed=3, dtype=dtype, input_shape=shape)
+    model.compile(optimizer=SGD(learning_rate=0.1, momentum=0.9), loss=loss)
+    return model
+
+
+def batch(architecture, n=20, seed=0):
+    rng = np.random.default_rng(seed)
+    shape = ARCHITECTURES[architecture][1]
+    return rng.standard_normal((n, *shape)), rng.integers(0, 5, n)
+
+
+# ----------------------------------------------------------------------------- ops
+def _op_cases(rng):
+    x = rng.standard_normal((4, 6))
+    images = rng.standard_normal((2, 3, 7, 7))
+    kernel = rng.standard_normal((4, 3, 3, 3))
+    labels = np.array([0, 5, 2, 1])
+    probs = np.exp(x) / np.exp(x).sum(1, keepdims=True)
+    targets = (rng.random((4, 6)) > 0.5).astype(np.float64)
+    return {
+        "relu": lambda t: ops.relu(t(x)),
+        "sigmoid": lambda t: ops.sigmoid(t(x * 30)),
+        "tanh": lambda t: ops.tanh(t(x)),
+        "softmax": lambda t: ops.softmax(t(x * 50)),
+        "log_softmax": lambda t: ops.log_softmax(t(x * 50)),
+        "exp_log_sqrt": lambda t: ops.log(ops.sqrt(ops.exp(t(x)))),
+        "sum_axes": lambda t: ops.sum(t(images), axis=(0, 2, 3), keepdims=True),
+        "mean_all": lambda t: ops.mean(t(images)),
+        "max_axis": lambda t: ops.max(t(x), axis=1),
+        "argmax": lambda t: ops.argmax(t(x), axis=-1),
+        "reshape_transpose": lambda t: ops.transpose(ops.reshape(t(images), (2, 3, -1)), (2, 0, 1)),
+        "matmul": lambda t: ops.matmul(t(x), t(x.T)),
+        "dense": lambda t: ops.dense(t(x), t(x.T[:, :3]), t(x[0, :3])),
+        "conv2d": lambda t: ops.conv2d(t(images), t(kernel), t(x[0, :4]), stride=2, padding=1),
+        "maxpool2d": lambda t: ops.maxpool2d(t(images), 3, 2),
+        "maximum_number": lambda t: ops.maximum(t(x), 0.25),
+        "clip_where": lambda t: ops.where(t(x) > 0, ops.clip(t(x), -0.5, 0.5), t(x)),
+        "take_along_axis": lambda t: ops.take_along_axis(t(x), t(labels[:, None]), axis=1),
+        "sparse_ce_logits": lambda t: ops.sparse_categorical_crossentropy(t(labels), t(x), True),
+        "sparse_ce_probs": lambda t: ops.sparse_categorical_crossentropy(t(labels), t(probs)),
+        "categorical_ce": lambda t: ops.categorical_crossentropy(t(targets), t(x), True),
+        "binary_ce_logits": lambda t: ops.binary_crossentropy(t(targets), t(x * 10), True),
+        "binary_ce_probs": lambda t: ops.binary_crossentropy(t(targets), t(probs)),
+        "mse": lambda t: ops.mean_squared_error(t(targets), t(x)),
+    }
+
+
+@pytest.mark.parametrize("op", sorted(_op_cases(np.random.default_rng(0))))
+def test_each_op_gives_the_same_numbers(op):
+    results = {}
+    for name in ("manual", "torch"):
+        case = _op_cases(np.random.default_rng(0))[op]
+        with dlcourse.backend(name, **({"device": "cpu"} if name == "torch" else {})):
+            backend = backends.current()
+            results[name] = backend.to_numpy(case(ops.convert_to_tensor))
+    assert results["manual"].shape == results["torch"].shape
+    np.testing.assert_allclose(results["torch"], results["manual"], rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------------------------ loss gradients
+LOSS_CASES = [
+    (SparseCategoricalCrossentropy(from_logits=True), "labels", "scores"),
+    (SparseCategoricalCrossentropy(), "labels", "probs"),
+    (CategoricalCrossentropy(from_logits=True), "one_hot", "scores"),
+    (CategoricalCrossentropy(), "one_hot", "probs"),
+    (BinaryCrossentropy(from_logits=True), "bits", "scores"),
+    (BinaryCrossentropy(), "bits", "probs"),
+    (MeanSquaredError(), "bits", "scores"),
+]
+
+
+@pytest.mark.parametrize("loss, target_kind, pred_kind", LOSS_CASES, ids=repr)
+def test_hand_written_loss_gradients_match_autograd(loss, target_kind, pred_kind):
+    rng = np.random.default_rng(1)
+    scores = rng.standard_normal((6, 4)) * 3
+    scores[0, 0] = 0.0  # the kink of max(z, 0) and |z| in the binary formula
+    probs = np.exp(scores) / np.exp(scores).sum(1, keepdims=True)
+    probs[1] = [1.0, 0.0, 0.0, 0.0]  # clipped entries: their slope is zero
+    labels = np.array([0, 1, 3, 2, 0, 1])
+    targets = {
+        "labels": labels,
+        "one_hot": np.eye(4)[labels],
+        "bits": (rng.random((6, 4)) > 0.5).astype(np.float64),
+    }[target_kind]
+    pred = scores if pred_kind == "scores" else probs
+
+    value, grad = loss.value_and_grad(targets, pred)
+    with dlcourse.backend("torch", device="cpu"):
+        pred_t = torch.tensor(pred, requires_grad=True)
+        value_t = loss(torch.as_tensor(targets), pred_t)
+        value_t.backward()
+    assert rel_error(value, value_t.item()) < 1e-12
+    assert rel_error(grad, pred_t.grad.numpy()) < 1e-10
+
+
+# ------------------------------------------------------------------- whole models
+@pytest.mark.parametrize("architecture", ["mlp", "cnn"])
+def test_same_predictions_loss_and_gradients(architecture):
+    manual, torch_model = build("manual", architecture), build("torch", architecture, device="cpu")
+    for a, b in zip(manual.get_weights(), torch_model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # same seed: the very same initial weights
+    x, y = batch(architecture)
+    assert rel_error(torch_model.predict(x), manual.predict(x)) < RTOL
+    loss_m, grads_m = manual.loss_and_gradients(x, y)
+    loss_t, grads_t = torch_model.loss_and_gradients(x, y)
+    assert abs(loss_m - loss_t) <= RTOL * abs(loss_t)
+    assert len(grads_m) == len(grads_t) == len(manual.trainable_weights)
+    for gm, gt in zip(grads_m, grads_t):
+        assert gm.shape == gt.shape
+        assert rel_error(gm, gt) < RTOL
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "cnn"])
+def test_same_weights_after_two_epochs_of_sgd(architecture):
+    x, y = batch(architecture, n=40, seed=2)
+    weights = {}
+    for name in ("manual", "torch"):
+        model = build(name, architecture)
+        history = model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+        weights[name] = model.get_weights()
+        assert len(history.history["loss"]) == 2
+    for wm, wt in zip(weights["manual"], weights["torch"]):
+        assert rel_error(wm, wt) < 1e-8
+    # training really moved the weights, so agreeing means something
+    initial = build("manual", architecture).get_weights()
+    assert max(rel_error(w, w0) for w, w0 in zip(weights["manual"], initial)) > 1e-3
+
+
+@pytest.mark.parametrize(
+    "optimizer", [Adam(learning_rate=0.01), RMSprop(learning_rate=0.01)], ids=repr
+)
+def test_adaptive_optimizers_take_the_same_steps(optimizer):
+    x, y = batch("mlp", n=32, seed=4)
+    weights = []
+    for name in ("manual", "torch"):
+        model = build(name, "mlp")
+        model.compile(optimizer=optimizer.copy(), loss=model.loss)
+        model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+        weights.append(model.get_weights())
+    for wm, wt in zip(*weights):
+        assert rel_error(wm, wt) < 1e-8
+
+
+def test_float32_models_agree_to_float32_precision():
+    manual, torch_model = build("manual", "cnn", "float32"), build("torch", "cnn", "float32")
+    x, _ = batch("cnn")
+    out = torch_model.predict(x)
+    assert out.dtype == np.float32
+    assert rel_error(out, manual.predict(x)) < 1e-4
+
+
+def test_manual_on_torch_arrays_matches_manual_on_numpy():
+    x, y = batch("cnn")
+    numpy_model = build("manual", "cnn")
+    tensor_model = build("manual", "cnn", array="torch", device="cpu")
+    assert isinstance(tensor_model.trainable_weights[0], torch.Tensor)
+    loss_n, grads_n = numpy_model.loss_and_gradients(x, y)
+    loss_t, grads_t = tensor_model.loss_and_gradients(x, y)
+    assert abs(loss_n - loss_t) < 1e-12
+    for gn, gt in zip(grads_n, grads_t):
+        assert rel_error(gt, gn) < 1e-10
+
+
+def test_dropout_runs_in_training_on_both_backends_and_not_at_prediction():
+    for name in ("manual", "torch"):
+        with dlcourse.backend(name):
+            model = Sequential([Dropout(0.5)], seed=0, input_shape=(1000,))
+        x = np.ones((4, 1000), dtype=np.float32)
+        np.testing.assert_array_equal(model.predict(x), x)
+        out = backends.load(name).to_numpy(model(x, training=True))
+        assert set(np.unique(out)) <= {0.0, 2.0}
+        assert 0.4 < np.mean(out == 0.0) < 0.6
+
+
+@pytest.mark.cuda
+def test_cuda_backends_match_the_cpu():
+    x, y = batch("cnn")
+    reference = build("manual", "cnn")
+    for name, options in (
+        ("torch", {"device": "cuda"}),
+        ("manual", {"array": "torch", "device": "cuda"}),
+    ):
+        model = build(name, "cnn", **options)
+        assert model.trainable_weights[0].device.type == "cuda"
+        assert rel_error(model.predict(x), reference.predict(x)) < RTOL
+        loss, grads = model.loss_and_gradients(x, y)
+        loss_ref, grads_ref = reference.loss_and_gradients(x, y)
+        assert abs(loss - loss_ref) <= RTOL * abs(loss_ref)
+        for g, g_ref in zip(grads, grads_ref):
+            assert rel_error(g, g_ref) < RTOL
+        model.fit(x, y, epochs=1, batch_size=8, verbose=0)
