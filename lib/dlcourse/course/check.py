@@ -65,11 +65,6 @@ def describe_error(error, exercise=None):
     return f"{name}: {value}" if value else name
 
 
-def _last_run(nb):
-    started = [i for i, c in enumerate(nb.cells) if c.get("execution_count") is not None]
-    return started[-1] if started else None
-
-
 def _results(nb, died_in=None):
     """The verdict of every grade cell, and the errors raised by other cells.
 
@@ -119,12 +114,13 @@ def check_notebook(path, *, timeout=DEFAULT_TIMEOUT):
         shutil.copyfile(path, copy)
         nb = read_notebook(copy)
         start = time.perf_counter()
+        started = []
         try:
-            execute_in_place(nb, tmp, timeout=timeout, allow_errors=True)
+            execute_in_place(nb, tmp, timeout=timeout, allow_errors=True, started=started)
         except Exception as err:  # the kernel died (out of memory, os._exit, ...)
             report.crash = f"{type(err).__name__}: {plain(str(err)).strip()}"
         report.seconds = time.perf_counter() - start
-        died_in = _last_run(nb) if report.crash else None
+        died_in = started[-1] if report.crash and started else None
         report.results, report.other_errors = _results(nb, died_in)
     return report
 

@@ -28,10 +28,13 @@ def execute(nb, cwd, *, timeout=DEFAULT_TIMEOUT, allow_errors=False):
     return nb, seconds
 
 
-def execute_in_place(nb, cwd, *, timeout=DEFAULT_TIMEOUT, allow_errors=False):
+def execute_in_place(nb, cwd, *, timeout=DEFAULT_TIMEOUT, allow_errors=False, started=None):
     """Like :func:`execute`, but fills in ``nb`` itself and returns the seconds taken.
 
     When the kernel dies halfway, ``nb`` keeps the outputs of the cells that ran.
+    ``started``, a list, receives the index of each cell as it starts: the last
+    one names the cell that was running when the kernel died (a dying cell may
+    never receive its execution count, so that cannot tell).
     """
     from nbclient import NotebookClient
 
@@ -43,6 +46,8 @@ def execute_in_place(nb, cwd, *, timeout=DEFAULT_TIMEOUT, allow_errors=False):
         interrupt_on_timeout=allow_errors,
         resources={"metadata": {"path": str(cwd)}},
     )
+    if started is not None:
+        client.on_cell_start = lambda cell, cell_index: started.append(cell_index)
     start = time.perf_counter()
     try:
         # The kernel's own stderr carries only its start-up chatter; the notebook's
