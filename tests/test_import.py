@@ -39,6 +39,7 @@ PUBLIC_MODULES = [
     "dlcourse.course",
     "dlcourse.nn",
     "dlcourse.ops",
+    "dlcourse.interop",
 ]
 
 # Imports what it is told, then prints which heavy libraries each import brought in.

@@ -17,6 +17,7 @@ _SUBMODULES = {
     "doctor",
     "functional",
     "gradcheck",
+    "interop",
     "nn",
     "ops",
 }

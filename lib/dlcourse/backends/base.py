@@ -274,7 +274,8 @@ class Backend:
     def loss_and_gradients(self, model, loss, x, y, training=True):
         """Required. ``(loss, grads)``: the loss on (x, y) and its gradient for
         every trainable weight (native arrays, in ``model.trainable_weights``
-        order). The weights are not changed."""
+        order). Trainable weights are not changed; in training mode the layers'
+        state (batch-norm statistics, dropout generators) advances as in a step."""
         raise self._missing("loss_and_gradients")
 
     def make_eval_step(self, model, loss):

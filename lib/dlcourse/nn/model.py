@@ -314,7 +314,9 @@ class Sequential:
 
     def loss_and_gradients(self, x, y, training=True):
         """``(loss, grads)`` on one batch: the loss as a float, and dL/dw for every
-        trainable weight as NumPy (order of ``trainable_weights``). Weights stay as they are.
+        trainable weight as NumPy (order of ``trainable_weights``). Trainable weights
+        stay as they are; with ``training=True`` the forward pass is a training one,
+        so batch-norm moving statistics and dropout generators advance as in ``fit``.
         """
         from dlcourse.nn.training import prepare_targets
 
@@ -325,6 +327,12 @@ class Sequential:
             xs, ys = self.backend.asarray(x, self.dtype), self.backend.asarray(y)
             value, grads = self.backend.loss_and_gradients(self, self.loss, xs, ys, training)
         return float(value), [np.array(self.backend.to_numpy(g), copy=True) for g in grads]
+
+    def to_keras(self):
+        """This model as a Keras 3 model with the same weights (``dlcourse.interop.to_keras``)."""
+        from dlcourse.interop import to_keras
+
+        return to_keras(self)
 
     # ------------------------------------------------------------------ storage
     def get_config(self):
