@@ -36,7 +36,7 @@ from dlcourse.nn import (
 
 jax = pytest.importorskip("jax", reason="the jax backend needs JAX (pip install 'dlcourse[jax]')")
 
-from test_backends_torch import LOSS_CASES, _op_cases, batch, build, rel_error  # noqa: E402
+from backend_cases import LOSS_CASES, batch, build, op_cases, rel_error  # noqa: E402
 
 RTOL = 1e-6
 
@@ -77,11 +77,11 @@ def digits():
 
 
 # ----------------------------------------------------------------------------- ops
-@pytest.mark.parametrize("op", sorted(_op_cases(np.random.default_rng(0))))
+@pytest.mark.parametrize("op", sorted(op_cases(np.random.default_rng(0))))
 def test_each_op_gives_the_same_numbers(op):
     results = {}
     for name in ("manual", "jax"):
-        case = _op_cases(np.random.default_rng(0))[op]
+        case = op_cases(np.random.default_rng(0))[op]
         with dlcourse.backend(name):
             results[name] = backends.current().to_numpy(case(ops.convert_to_tensor))
     assert results["jax"].shape == results["manual"].shape
