@@ -4,6 +4,8 @@ Images are channels-first, (batch, channels, height, width), as in PyTorch and
 ``dlcourse.functional``; ``load_digits(flat=False)`` gives them in that layout.
 """
 
+import math
+
 from dlcourse import functional as F
 from dlcourse import ops
 from dlcourse.nn.layers._checks import positive_int
@@ -160,7 +162,8 @@ class Flatten(Layer):
         self._cache = None
 
     def call(self, x, training=False):
-        return ops.reshape(x, (x.shape[0], -1))
+        # the batch size may be unknown while a graph is traced (None): let reshape infer it
+        return ops.reshape(x, (-1, math.prod(x.shape[1:])))
 
     def forward(self, x, training=False):
         out, self._cache = F.flatten_forward(x)
