@@ -803,3 +803,16 @@ def test_function_on_plain_arrays_returns_a_tensor():
     out = Cube.apply(np.array([2.0]))
     assert isinstance(out, Tensor) and not out.requires_grad
     np.testing.assert_array_equal(out.numpy(), [8.0])
+
+
+def test_comparisons_are_constants_and_float_reads_a_scalar():
+    t = Tensor(np.array([-1.0, 0.0, 2.0]), requires_grad=True)
+    for result, expected in (
+        (t > 0, [False, False, True]),
+        (t >= 0, [False, True, True]),
+        (t < Tensor(np.zeros(3)), [True, False, False]),
+        (t <= 0, [True, True, False]),
+    ):
+        assert isinstance(result, Tensor) and not result.requires_grad
+        np.testing.assert_array_equal(result.data, expected)
+    assert float(t.sum()) == 1.0

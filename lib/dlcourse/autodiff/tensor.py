@@ -21,6 +21,7 @@ arrays, on CPU or GPU, in float32 or float64.
 """
 
 import numbers
+import operator
 
 import numpy as np  # only to turn Python numbers and lists into arrays
 from array_api_compat import device as _device
@@ -165,6 +166,27 @@ class Tensor:
     def item(self):
         """The value of a one-element tensor as a Python number."""
         return self.data.item()
+
+    def __float__(self):
+        return float(self.item())
+
+    # ----- comparisons: boolean constants, outside the graph (they have no gradient) -----
+
+    def _compare(self, other, op):
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor._from_op(op(self.data, other), self._xp, None)
+
+    def __lt__(self, other):
+        return self._compare(other, operator.lt)
+
+    def __le__(self, other):
+        return self._compare(other, operator.le)
+
+    def __gt__(self, other):
+        return self._compare(other, operator.gt)
+
+    def __ge__(self, other):
+        return self._compare(other, operator.ge)
 
     # ----- gradients -----
 
