@@ -21,25 +21,10 @@ runs the same measurement for the pytensor backend's compile modes.
 
 import argparse
 import json
-import os
-import statistics
-import subprocess
-import sys
 import time
 
-SIZES = (784, 256, 128, 10)
-BATCH = 128
-LR = 0.01
-
-
-def data(steps_per_epoch, seed=0):
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    n = steps_per_epoch * BATCH
-    x = rng.standard_normal((n, SIZES[0]), dtype=np.float32)
-    y = rng.integers(0, SIZES[-1], n)
-    return x, y
+from alternating import alternate, medians, run_worker, spread, thread_env, write_json
+from fit_torch import BATCH, LR, SIZES, data
 
 
 def make_fit(spec, x, y):
@@ -77,23 +62,6 @@ def worker(spec, args):
     print(json.dumps({"ms_per_step": 1e3 * elapsed / (args.epochs * args.steps), "first_s": first}))
 
 
-def thread_env(threads):
-    env = dict(os.environ)
-    if threads:
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = str(threads)
-    return env
-
-
-def run_round(spec, args):
-    command = [sys.executable, __file__, "--worker", spec]
-    command += ["--steps", str(args.steps), "--epochs", str(args.epochs)]
-    out = subprocess.run(command, env=thread_env(args.threads), capture_output=True, text=True)
-    if out.returncode:
-        sys.exit(f"the {spec} worker failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main(backends=("manual", "autodiff"), target="autodiff <= 2x manual"):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -109,28 +77,26 @@ def main(backends=("manual", "autodiff"), target="autodiff <= 2x manual"):
     if args.worker:
         worker(args.worker, args)
         return
-    rounds = {spec: [] for spec in args.backends}
-    for _ in range(args.rounds):
-        for spec in args.backends:  # alternate, so drifts in machine load hit all
-            rounds[spec].append(run_round(spec, args))
-    ms = {spec: statistics.median(r["ms_per_step"] for r in runs) for spec, runs in rounds.items()}
-    first = {spec: statistics.median(r["first_s"] for r in runs) for spec, runs in rounds.items()}
+    options = ["--steps", str(args.steps), "--epochs", str(args.epochs)]
+    env = thread_env(args.threads)
+    rounds = alternate(
+        args.backends, lambda spec: run_worker(__file__, spec, options, env), args.rounds
+    )
+    ms, first = medians(rounds), medians(rounds, "first_s")
     reference = args.backends[0]
     print(
         f"MLP 784-256-128-10, batch {BATCH}, float32, SGD; threads: {args.threads or 'default'}; "
         f"{args.rounds} alternating rounds of {args.epochs} epochs x {args.steps} steps"
     )
     for spec in args.backends:
-        spread = ", ".join(f"{r['ms_per_step']:.3f}" for r in rounds[spec])
         print(
             f"  {spec:22s} {ms[spec]:7.3f} ms/step  x{ms[spec] / ms[reference]:.2f}   "
-            f"first epoch {first[spec]:6.2f} s   rounds: {spread}"
+            f"first epoch {first[spec]:6.2f} s   rounds: {spread(rounds[spec])}"
         )
     print(f"  (target: {target})")
     if args.json:
-        with open(args.json, "w") as f:
-            result = {"threads": args.threads or "default", "ms_per_step": ms, "first_s": first}
-            json.dump({**result, "rounds": rounds}, f, indent=2)
+        result = {"threads": args.threads or "default", "ms_per_step": ms, "first_s": first}
+        write_json(args.json, {**result, "rounds": rounds})
 
 
 if __name__ == "__main__":

@@ -23,25 +23,10 @@ The target in issue 3 is dlcourse on jax <= 1.2x Keras on JAX.
 
 import argparse
 import json
-import os
-import statistics
-import subprocess
-import sys
 import time
 
-SIZES = (784, 256, 128, 10)
-BATCH = 128
-LR = 0.01
-
-
-def data(steps_per_epoch, seed=0):
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    n = steps_per_epoch * BATCH
-    x = rng.standard_normal((n, SIZES[0]), dtype=np.float32)
-    y = rng.integers(0, SIZES[-1], n)
-    return x, y
+from alternating import alternate, medians, run_worker, spread, thread_env, write_json
+from fit_torch import BATCH, LR, SIZES, data
 
 
 def dlcourse_fit(backend):
@@ -96,28 +81,15 @@ def worker(name, args):
 
 
 def worker_env(name, threads):
-    env = dict(os.environ)
+    env = thread_env(threads)
     env["KERAS_BACKEND"] = IMPLEMENTATIONS[name][1]  # before Keras is imported in the worker
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if threads:
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = str(threads)
         # XLA's CPU backend (JAX, and TF's XLA) sizes its pool from this flag
         flags = f"--xla_cpu_multi_thread_eigen={'false' if threads == 1 else 'true'}"
         env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + flags).strip()
         env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = str(threads)
     return env
-
-
-def run_round(name, args):
-    command = [sys.executable, __file__, "--worker", name]
-    command += ["--steps", str(args.steps), "--epochs", str(args.epochs)]
-    out = subprocess.run(
-        command, env=worker_env(name, args.threads), capture_output=True, text=True
-    )
-    if out.returncode:
-        sys.exit(f"the {name} worker failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])["ms_per_step"]
 
 
 def main():
@@ -134,31 +106,28 @@ def main():
         worker(args.worker, args)
         return
     names = [n for n in IMPLEMENTATIONS if args.tensorflow or "tensorflow" not in n]
-    per_round = {name: [] for name in names}
-    for _ in range(args.rounds):
-        for name in names:  # alternate, so drifts in machine load hit every side
-            per_round[name].append(run_round(name, args))
-    result = {name: statistics.median(ms) for name, ms in per_round.items()}
+    options = ["--steps", str(args.steps), "--epochs", str(args.epochs)]
+    per_round = alternate(
+        names,
+        lambda name: run_worker(__file__, name, options, worker_env(name, args.threads)),
+        args.rounds,
+    )
+    result = medians(per_round)
     threads = args.threads or "default"
     print(
         f"MLP 784-256-128-10, batch {BATCH}, float32, SGD; threads: {threads}; "
         f"{args.rounds} alternating rounds of {args.epochs} epochs x {args.steps} steps"
     )
     for name, ms in result.items():
-        spread = ", ".join(f"{t:.3f}" for t in per_round[name])
-        print(f"  {name:20s} {ms:.3f} ms/step   rounds: {spread}")
+        print(f"  {name:20s} {ms:.3f} ms/step   rounds: {spread(per_round[name])}")
     ratios = {"jax": result["dlcourse jax"] / result["keras jax"]}
     print(f"  ratio dlcourse / keras on jax = {ratios['jax']:.3f}  (target <= 1.2)")
     if args.tensorflow:
         ratios["tensorflow"] = result["dlcourse tensorflow"] / result["keras tensorflow"]
         print(f"  ratio dlcourse / keras on tensorflow = {ratios['tensorflow']:.3f}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {"threads": threads, "ms_per_step": result, "rounds": per_round, "ratio": ratios},
-                f,
-                indent=2,
-            )
+        payload = {"threads": threads, "ms_per_step": result, "rounds": per_round, "ratio": ratios}
+        write_json(args.json, payload)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,9 @@ The target in issue 3 is fit <= 1.15x the plain loop.
 import argparse
 import json
 import os
-import statistics
-import subprocess
-import sys
 import time
+
+from alternating import alternate, medians, run_worker, spread, thread_env, write_json
 
 SIZES = (784, 256, 128, 10)
 BATCH = 128
@@ -108,33 +107,6 @@ def worker(name, args):
     print(json.dumps({"ms_per_step": 1e3 * elapsed / (args.epochs * args.steps)}))
 
 
-def thread_env(threads):
-    env = dict(os.environ)
-    if threads:
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = str(threads)
-    return env
-
-
-def run_round(name, args):
-    command = [
-        sys.executable,
-        __file__,
-        "--worker",
-        name,
-        "--steps",
-        str(args.steps),
-        "--epochs",
-        str(args.epochs),
-    ]
-    if args.verbose:
-        command.append("--verbose")
-    out = subprocess.run(command, env=thread_env(args.threads), capture_output=True, text=True)
-    if out.returncode:
-        sys.exit(f"the {name} worker failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])["ms_per_step"]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -148,11 +120,13 @@ def main():
     if args.worker:
         worker(args.worker, args)
         return
-    per_round = {name: [] for name in IMPLEMENTATIONS}
-    for _ in range(args.rounds):
-        for name in IMPLEMENTATIONS:  # alternate, so drifts in machine load hit both
-            per_round[name].append(run_round(name, args))
-    result = {name: statistics.median(ms) for name, ms in per_round.items()}
+    options = ["--steps", str(args.steps), "--epochs", str(args.epochs)]
+    options += ["--verbose"] if args.verbose else []
+    env = thread_env(args.threads)
+    per_round = alternate(
+        IMPLEMENTATIONS, lambda name: run_worker(__file__, name, options, env), args.rounds
+    )
+    result = medians(per_round)
     threads = args.threads or "default"
     print(
         f"MLP 784-256-128-10, batch {BATCH}, float32, SGD; threads: {threads}; "
@@ -160,17 +134,12 @@ def main():
         f"of {args.epochs} epochs x {args.steps} steps"
     )
     for name, ms in result.items():
-        spread = ", ".join(f"{t:.3f}" for t in per_round[name])
-        print(f"  {name:13s} {ms:.3f} ms/step   rounds: {spread}")
+        print(f"  {name:13s} {ms:.3f} ms/step   rounds: {spread(per_round[name])}")
     ratio = result["dlcourse fit"] / result["plain torch"]
     print(f"  ratio fit / plain loop = {ratio:.3f}  (target <= 1.15)")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {"threads": threads, "ms_per_step": result, "rounds": per_round, "ratio": ratio},
-                f,
-                indent=2,
-            )
+        payload = {"threads": threads, "ms_per_step": result, "rounds": per_round, "ratio": ratio}
+        write_json(args.json, payload)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,10 @@ before NumPy or PyTorch start their thread pools.
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
+
+from alternating import alternate, medians, run_worker, spread, thread_env, write_json
 
 SIZES = (784, 256, 128, 10)
 BATCH = 128
@@ -105,22 +104,6 @@ def worker(name, steps, warmup):
     print(json.dumps({"ms_per_step": 1e3 * statistics.median(times)}))
 
 
-def thread_env(threads):
-    env = dict(os.environ)
-    if threads:
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = str(threads)
-    return env
-
-
-def run_round(name, args):
-    command = [sys.executable, __file__, "--worker", name, "--steps", str(args.steps)]
-    out = subprocess.run(command, env=thread_env(args.threads), capture_output=True, text=True)
-    if out.returncode:
-        sys.exit(f"the {name} worker failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])["ms_per_step"]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -132,28 +115,27 @@ def main():
     if args.worker:
         worker(args.worker, args.steps, warmup=50)
         return
-    per_round = {name: [] for name in IMPLEMENTATIONS}
-    for _ in range(args.rounds):
-        for name in IMPLEMENTATIONS:  # alternate, so drifts in machine load hit both
-            per_round[name].append(run_round(name, args))
-    result = {name: statistics.median(ms) for name, ms in per_round.items()}
+    options = ["--steps", str(args.steps)]
+    env = thread_env(args.threads)
+    per_round = alternate(
+        IMPLEMENTATIONS, lambda name: run_worker(__file__, name, options, env), args.rounds
+    )
+    result = medians(per_round)
     threads = args.threads or "default"
     print(
         f"MLP 784-256-128-10, batch {BATCH}, float32, SGD; threads: {threads}; "
         f"{args.rounds} alternating rounds of {args.steps} steps"
     )
     for name, ms in result.items():
-        spread = ", ".join(f"{t:.3f}" for t in per_round[name])
-        print(f"  {name:13s} {ms:.3f} ms/step  {FLOPS / ms / 1e6:6.1f} GFLOP/s   rounds: {spread}")
+        print(
+            f"  {name:13s} {ms:.3f} ms/step  {FLOPS / ms / 1e6:6.1f} GFLOP/s   "
+            f"rounds: {spread(per_round[name])}"
+        )
     ratio = result["hand-written"] / result["torch"]
     print(f"  ratio hand-written / torch = {ratio:.2f}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {"threads": threads, "ms_per_step": result, "rounds": per_round, "ratio": ratio},
-                f,
-                indent=2,
-            )
+        payload = {"threads": threads, "ms_per_step": result, "rounds": per_round, "ratio": ratio}
+        write_json(args.json, payload)
 
 
 if __name__ == "__main__":

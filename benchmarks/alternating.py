@@ -1,0 +1,57 @@
+"""Fair timing: each implementation in its own fresh process, all alternating round after round.
+
+A benchmark script calls itself with ``--worker NAME``; the worker times its
+implementation and prints one JSON object as its last line. Fresh processes
+keep one library's thread pools and caches from slowing another's; alternating
+makes slow drifts in machine load hit every side alike.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def thread_env(threads):
+    """The environment with every BLAS/OpenMP pool limited to ``threads`` (0: as it is)."""
+    env = dict(os.environ)
+    if threads:
+        for var in THREAD_VARIABLES:
+            env[var] = str(threads)
+    return env
+
+
+def run_worker(script, name, options, env):
+    """Run ``script --worker NAME OPTIONS...`` in a fresh interpreter; the JSON it printed last."""
+    command = [sys.executable, script, "--worker", name, *options]
+    out = subprocess.run(command, env=env, capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"the {name} worker failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def alternate(names, run_one, rounds):
+    """``{name: [what run_one(name) returned, one per round]}``, the names taking turns."""
+    results = {name: [] for name in names}
+    for _ in range(rounds):
+        for name in names:
+            results[name].append(run_one(name))
+    return results
+
+
+def medians(results, key="ms_per_step"):
+    """The median of ``key`` over the rounds, per name."""
+    return {name: statistics.median(r[key] for r in runs) for name, runs in results.items()}
+
+
+def spread(runs, key="ms_per_step"):
+    """The rounds' figures as text, to show how steady the machine was."""
+    return ", ".join(f"{r[key]:.3f}" for r in runs)
+
+
+def write_json(path, payload):
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=2)
