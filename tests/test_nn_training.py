@@ -120,6 +120,16 @@ def test_evaluate_returns_what_was_compiled(digits):
     assert isinstance(model.evaluate(digits.x_test, digits.y_test), float)
 
 
+def test_keras_style_verbose_is_accepted_and_prints_nothing(digits, capsys):
+    model = classifier("manual")
+    quiet = model.evaluate(digits.x_test, digits.y_test, verbose=0)
+    assert quiet == model.evaluate(digits.x_test, digits.y_test)
+    np.testing.assert_array_equal(
+        model.predict(digits.x_test, verbose=0), model.predict(digits.x_test)
+    )
+    assert capsys.readouterr().out == ""
+
+
 def test_a_callback_can_stop_training():
     class StopAfterTwo(Callback):
         def on_epoch_end(self, epoch, logs=None):

@@ -300,14 +300,17 @@ class Sequential:
             verbose=verbose,
         )
 
-    def evaluate(self, x, y, batch_size=32, return_dict=False):
-        """Loss (and metrics) on (x, y): a number, a list [loss, metric...], or a dict."""
+    def evaluate(self, x, y, batch_size=32, return_dict=False, verbose=0):
+        """Loss (and metrics) on (x, y): a number, a list [loss, metric...], or a dict.
+
+        ``verbose`` is accepted so that Keras code runs unchanged; nothing is printed.
+        """
         from dlcourse.nn.training import evaluate
 
         return evaluate(self, x, y, batch_size=batch_size, return_dict=return_dict)
 
-    def predict(self, x, batch_size=256):
-        """The model's outputs for ``x``, as a NumPy array."""
+    def predict(self, x, batch_size=256, verbose=0):
+        """The model's outputs for ``x``, as a NumPy array (``verbose`` as in ``evaluate``)."""
         from dlcourse.nn.training import predict
 
         return predict(self, x, batch_size=batch_size)
