@@ -1,5 +1,9 @@
 """The jax backend against the hand-written one: same ops, same model, same numbers.
 
+The whole-model checks (an MLP and a CNN from the same weights: predictions,
+loss, gradients, and weights after two epochs of SGD) run for every backend
+in tests/test_backend_matrix.py; this file covers what is particular to it.
+
 Tolerances (as in tests/test_backends_torch.py, whose cases and models are reused):
 - float64 ops: 1e-12 (with x64 on, XLA computes in float64 like NumPy; only the
   order of sums differs);
@@ -117,41 +121,6 @@ def test_hand_written_loss_gradients_match_jax_grad(loss, target_kind, pred_kind
 
 
 # ------------------------------------------------------------------- whole models
-@pytest.mark.parametrize("architecture", ["mlp", "cnn"])
-def test_same_predictions_loss_and_gradients(architecture):
-    manual, model = build("manual", architecture), build("jax", architecture)
-    for a, b in zip(manual.get_weights(), model.get_weights()):
-        np.testing.assert_array_equal(a, b)  # same seed: the very same initial weights
-    assert isinstance(model.trainable_weights[0], jax.Array)
-    x, y = batch(architecture)
-    assert rel_error(model.predict(x), manual.predict(x)) < RTOL
-    loss_m, grads_m = manual.loss_and_gradients(x, y)
-    loss_j, grads_j = model.loss_and_gradients(x, y)
-    assert abs(loss_m - loss_j) <= RTOL * abs(loss_m)
-    assert len(grads_m) == len(grads_j) == len(manual.trainable_weights)
-    for gm, gj in zip(grads_m, grads_j):
-        assert gm.shape == gj.shape
-        assert rel_error(gj, gm) < RTOL
-
-
-@pytest.mark.parametrize("architecture", ["mlp", "cnn"])
-def test_same_weights_after_two_epochs_of_sgd(architecture):
-    # the cnn has batch norm: its moving statistics are among the weights compared,
-    # so they must travel through the compiled step and come back to the layer
-    x, y = batch(architecture, n=40, seed=2)
-    models = {}
-    for name in ("manual", "jax"):
-        models[name] = build(name, architecture)
-        history = models[name].fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
-        assert len(history.history["loss"]) == 2
-    for wm, wj in zip(models["manual"].get_weights(), models["jax"].get_weights()):
-        assert rel_error(wj, wm) < 1e-8
-    # training really moved the weights, so agreeing means something
-    initial = build("manual", architecture).get_weights()
-    assert max(rel_error(w, w0) for w, w0 in zip(models["manual"].get_weights(), initial)) > 1e-3
-    # inference uses what training left (batch norm's moving statistics included)
-    assert rel_error(models["jax"].predict(x), models["manual"].predict(x)) < RTOL
-    assert models["jax"].evaluate(x, y) == pytest.approx(models["manual"].evaluate(x, y), rel=RTOL)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,9 @@
 """The pytensor backend (symbolic graphs, compiled once) against the hand-written one.
 
+The whole-model checks (an MLP and a CNN from the same weights: predictions,
+loss, gradients, and weights after two epochs of SGD) run for every backend
+in tests/test_backend_matrix.py; this file covers what is particular to it.
+
 Tolerances as for the torch backend (tests/test_backends_torch.py): float64
 predictions, losses and gradients within 1e-6 relative (in practice ~1e-14),
 weights after two epochs within 1e-8, float32 predictions within 1e-4.
@@ -101,38 +105,6 @@ def test_hand_written_loss_gradients_match_pytensor_grad(loss, target_kind, pred
 
 
 # ------------------------------------------------------------------ whole models
-@pytest.mark.parametrize("architecture", ["mlp", "cnn"])
-def test_same_predictions_loss_and_gradients(architecture):
-    manual, model = build("manual", architecture), on_pytensor(architecture)
-    for a, b in zip(manual.get_weights(), model.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    x, y = batch(architecture)
-    assert rel_error(model.predict(x), manual.predict(x)) < RTOL
-    loss_m, grads_m = manual.loss_and_gradients(x, y)
-    loss_p, grads_p = model.loss_and_gradients(x, y)
-    assert abs(loss_m - loss_p) <= RTOL * abs(loss_m)
-    assert len(grads_p) == len(grads_m) == len(manual.trainable_weights)
-    for gm, gp in zip(grads_m, grads_p):
-        assert gp.shape == gm.shape
-        assert rel_error(gp, gm) < RTOL
-    # training mode moved the batch statistics on both
-    for wm, wp in zip(manual.get_weights(), model.get_weights()):
-        assert rel_error(wp, wm) < RTOL
-
-
-@pytest.mark.parametrize("architecture", ["mlp", "cnn"])
-def test_same_weights_after_two_epochs_of_sgd(architecture):
-    x, y = batch(architecture, n=40, seed=2)
-    weights = {}
-    for name in ("manual", "pytensor"):
-        model = build("manual", architecture) if name == "manual" else on_pytensor(architecture)
-        history = model.fit(x, y, epochs=2, batch_size=8, shuffle=True, verbose=0)
-        weights[name] = model.get_weights()
-        assert len(history.history["loss"]) == 2
-    for wm, wp in zip(weights["manual"], weights["pytensor"]):
-        assert rel_error(wp, wm) < 1e-8
-    initial = build("manual", architecture).get_weights()
-    assert max(rel_error(w, w0) for w, w0 in zip(weights["manual"], initial)) > 1e-3
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,9 @@
 """The tensorflow backend against the hand-written one: same ops, same model, same numbers.
 
+The whole-model checks (an MLP and a CNN from the same weights: predictions,
+loss, gradients, and weights after two epochs of SGD) run for every backend
+in tests/test_backend_matrix.py; this file covers what is particular to it.
+
 Tolerances (as in tests/test_backends_torch.py, whose cases and models are reused):
 - float64 ops: 1e-12 (TensorFlow computes float64 as float64; only the order of
   sums differs);
@@ -84,44 +88,6 @@ def test_hand_written_loss_gradients_match_gradient_tape(loss, target_kind, pred
 
 
 # ------------------------------------------------------------------- whole models
-@pytest.mark.parametrize("architecture", ["mlp", "cnn"])
-def test_same_predictions_loss_and_gradients(architecture):
-    manual, model = build("manual", architecture), build("tensorflow", architecture)
-    for a, b in zip(manual.get_weights(), model.get_weights()):
-        np.testing.assert_array_equal(a, b)  # same seed: the very same initial weights
-    assert isinstance(model.trainable_weights[0], tf.Variable)
-    x, y = batch(architecture)
-    assert rel_error(model.predict(x), manual.predict(x)) < RTOL
-    loss_m, grads_m = manual.loss_and_gradients(x, y)
-    loss_t, grads_t = model.loss_and_gradients(x, y)
-    assert abs(loss_m - loss_t) <= RTOL * abs(loss_m)
-    assert len(grads_m) == len(grads_t) == len(manual.trainable_weights)
-    for gm, gt in zip(grads_m, grads_t):
-        assert gm.shape == gt.shape
-        assert rel_error(gt, gm) < RTOL
-
-
-@pytest.mark.parametrize("architecture", ["mlp", "cnn"])
-def test_same_weights_after_two_epochs_of_sgd(architecture):
-    # the cnn has batch norm: its moving statistics are among the weights compared,
-    # so the compiled step must assign them to their variables
-    x, y = batch(architecture, n=40, seed=2)
-    models = {}
-    for name in ("manual", "tensorflow"):
-        models[name] = build(name, architecture)
-        history = models[name].fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
-        assert len(history.history["loss"]) == 2
-    for wm, wt in zip(models["manual"].get_weights(), models["tensorflow"].get_weights()):
-        assert rel_error(wt, wm) < 1e-8
-    # training really moved the weights, so agreeing means something
-    initial = build("manual", architecture).get_weights()
-    assert max(rel_error(w, w0) for w, w0 in zip(models["manual"].get_weights(), initial)) > 1e-3
-    # inference uses what training left (batch norm's moving statistics included)
-    x_new, y_new = batch(architecture, n=12, seed=9)
-    expected = models["manual"].predict(x_new)
-    assert rel_error(models["tensorflow"].predict(x_new), expected) < RTOL
-    scores = [models[name].evaluate(x_new, y_new) for name in ("manual", "tensorflow")]
-    assert scores[1] == pytest.approx(scores[0], rel=RTOL)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,9 @@
 """The torch backend against the hand-written one: same ops, same model, same numbers.
 
+The whole-model checks (an MLP and a CNN from the same weights: predictions,
+loss, gradients, and weights after two epochs of SGD) run for every backend
+in tests/test_backend_matrix.py; this file covers what is particular to it.
+
 Tolerances (documented here, asserted below):
 - float64 predictions, losses and gradients from the same weights: 1e-6 relative
   (the issue's figure; in practice they agree to ~1e-13);
@@ -68,36 +72,6 @@ def test_hand_written_loss_gradients_match_autograd(loss, target_kind, pred_kind
 
 
 # ------------------------------------------------------------------- whole models
-@pytest.mark.parametrize("architecture", ["mlp", "cnn"])
-def test_same_predictions_loss_and_gradients(architecture):
-    manual, torch_model = build("manual", architecture), build("torch", architecture, device="cpu")
-    for a, b in zip(manual.get_weights(), torch_model.get_weights()):
-        np.testing.assert_array_equal(a, b)  # same seed: the very same initial weights
-    x, y = batch(architecture)
-    assert rel_error(torch_model.predict(x), manual.predict(x)) < RTOL
-    loss_m, grads_m = manual.loss_and_gradients(x, y)
-    loss_t, grads_t = torch_model.loss_and_gradients(x, y)
-    assert abs(loss_m - loss_t) <= RTOL * abs(loss_t)
-    assert len(grads_m) == len(grads_t) == len(manual.trainable_weights)
-    for gm, gt in zip(grads_m, grads_t):
-        assert gm.shape == gt.shape
-        assert rel_error(gm, gt) < RTOL
-
-
-@pytest.mark.parametrize("architecture", ["mlp", "cnn"])
-def test_same_weights_after_two_epochs_of_sgd(architecture):
-    x, y = batch(architecture, n=40, seed=2)
-    weights = {}
-    for name in ("manual", "torch"):
-        model = build(name, architecture)
-        history = model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
-        weights[name] = model.get_weights()
-        assert len(history.history["loss"]) == 2
-    for wm, wt in zip(weights["manual"], weights["torch"]):
-        assert rel_error(wm, wt) < 1e-8
-    # training really moved the weights, so agreeing means something
-    initial = build("manual", architecture).get_weights()
-    assert max(rel_error(w, w0) for w, w0 in zip(weights["manual"], initial)) > 1e-3
 
 
 @pytest.mark.parametrize(
