@@ -109,3 +109,19 @@ LOSS_CASES = [
     (BinaryCrossentropy(), "bits", "probs"),
     (MeanSquaredError(), "bits", "scores"),
 ]
+
+
+def loss_case(target_kind, pred_kind):
+    """Targets and predictions for a loss, with the awkward spots on purpose."""
+    rng = np.random.default_rng(1)
+    scores = rng.standard_normal((6, 4)) * 3
+    scores[0, 0] = 0.0  # the kink of max(z, 0) and |z| in the binary formula
+    probs = np.exp(scores) / np.exp(scores).sum(1, keepdims=True)
+    probs[1] = [1.0, 0.0, 0.0, 0.0]  # clipped entries: their slope is zero
+    labels = np.array([0, 1, 3, 2, 0, 1])
+    targets = {
+        "labels": labels,
+        "one_hot": np.eye(4)[labels],
+        "bits": (rng.random((6, 4)) > 0.5).astype(np.float64),
+    }[target_kind]
+    return targets, scores if pred_kind == "scores" else probs

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import dlcourse
-from backend_cases import LOSS_CASES, batch, build, op_cases, rel_error
+from backend_cases import LOSS_CASES, batch, build, loss_case, op_cases, rel_error
 from dlcourse import backends, ops
 from dlcourse.autodiff import Tensor
 from dlcourse.nn import (
@@ -57,22 +57,6 @@ def test_weights_are_tensors_that_require_grad():
     assert all(isinstance(w, Tensor) and w.requires_grad for w in model.trainable_weights)
     batchnorm = model.layers[1]
     assert not batchnorm.moving_mean.requires_grad  # statistics are state, not learned
-
-
-def loss_case(target_kind, pred_kind):
-    """Targets and predictions for a loss, with the awkward spots on purpose."""
-    rng = np.random.default_rng(1)
-    scores = rng.standard_normal((6, 4)) * 3
-    scores[0, 0] = 0.0  # the kink of max(z, 0) and |z| in the binary formula
-    probs = np.exp(scores) / np.exp(scores).sum(1, keepdims=True)
-    probs[1] = [1.0, 0.0, 0.0, 0.0]  # clipped entries: their slope is zero
-    labels = np.array([0, 1, 3, 2, 0, 1])
-    targets = {
-        "labels": labels,
-        "one_hot": np.eye(4)[labels],
-        "bits": (rng.random((6, 4)) > 0.5).astype(np.float64),
-    }[target_kind]
-    return targets, scores if pred_kind == "scores" else probs
 
 
 @pytest.mark.parametrize("loss, target_kind, pred_kind", LOSS_CASES, ids=repr)

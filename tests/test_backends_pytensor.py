@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import dlcourse
-from backend_cases import LOSS_CASES, batch, build, op_cases, rel_error
+from backend_cases import LOSS_CASES, batch, build, loss_case, op_cases, rel_error
 from dlcourse import backends, ops
 from dlcourse.nn import (
     SGD,
@@ -35,7 +35,6 @@ from dlcourse.nn import (
     Sequential,
     SparseCategoricalCrossentropy,
 )
-from test_backends_autodiff import loss_case
 
 pytensor = pytest.importorskip("pytensor", reason="the pytensor backend needs PyTensor")
 

@@ -39,7 +39,7 @@ tf = pytest.importorskip(
     reason="the tensorflow backend needs TensorFlow (pip install 'dlcourse[tensorflow]')",
 )
 
-from backend_cases import LOSS_CASES, batch, build, op_cases, rel_error  # noqa: E402
+from backend_cases import LOSS_CASES, batch, build, loss_case, op_cases, rel_error  # noqa: E402
 
 RTOL = 1e-6
 
@@ -63,18 +63,7 @@ def test_each_op_gives_the_same_numbers(op):
 
 @pytest.mark.parametrize("loss, target_kind, pred_kind", LOSS_CASES, ids=repr)
 def test_hand_written_loss_gradients_match_gradient_tape(loss, target_kind, pred_kind):
-    rng = np.random.default_rng(1)
-    scores = rng.standard_normal((6, 4)) * 3
-    scores[0, 0] = 0.0  # the kink of max(z, 0) and |z| in the binary formula
-    probs = np.exp(scores) / np.exp(scores).sum(1, keepdims=True)
-    probs[1] = [1.0, 0.0, 0.0, 0.0]  # clipped entries: their slope is zero
-    labels = np.array([0, 1, 3, 2, 0, 1])
-    targets = {
-        "labels": labels,
-        "one_hot": np.eye(4)[labels],
-        "bits": (rng.random((6, 4)) > 0.5).astype(np.float64),
-    }[target_kind]
-    pred = scores if pred_kind == "scores" else probs
+    targets, pred = loss_case(target_kind, pred_kind)
 
     value, grad = loss.value_and_grad(targets, pred)
     with dlcourse.backend("tensorflow"):
