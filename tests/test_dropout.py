@@ -4,7 +4,11 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from array_strategies import float_arrays
+from dlcourse import gradcheck
 from dlcourse.functional.dropout import dropout_backward, dropout_forward
 
 
@@ -168,3 +172,17 @@ def test_cuda_tensor_with_numpy_and_cuda_generators():
     assert out2.device.type == "cuda"
     dx = dropout_backward(torch.ones_like(x), cache2)
     assert torch.equal(dx, out2)  # x is all ones, so out and dx are both the scaled mask
+
+
+@given(
+    x=st.tuples(st.integers(1, 5), st.integers(1, 5)).flatmap(float_arrays),
+    p=st.floats(0.0, 0.9),
+    seed=st.integers(0, 2**16),
+)
+def test_gradients_for_any_shape_and_rate(x, p, seed):
+    def kwargs():  # the same mask at every call: a fresh generator from the same seed
+        return {"p": p, "training": True, "rng": np.random.default_rng(seed)}
+
+    for check in (gradcheck.check_gradients, gradcheck.check_against_torch):
+        report = check(dropout_forward, dropout_backward, {"x": x}, kwargs=kwargs)
+        assert report.passed, report

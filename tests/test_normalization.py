@@ -2,11 +2,13 @@
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
+from array_strategies import float_arrays
+from dlcourse import gradcheck
 from dlcourse.functional.batchnorm import batchnorm_backward, batchnorm_forward, batchnorm_state
 from dlcourse.functional.layernorm import layernorm_backward, layernorm_forward
-
-gradcheck = pytest.importorskip("dlcourse.gradcheck", reason="needs dlcourse.gradcheck")
 
 
 def _torch():
@@ -338,3 +340,32 @@ def test_normalization_runs_on_cuda():
     out, cache = layernorm_forward(x, gamma, beta)
     torch.testing.assert_close(out, torch.nn.functional.layer_norm(x, (4,), gamma, beta))
     assert all(g.device.type == "cuda" for g in layernorm_backward(torch.ones_like(out), cache))
+
+
+# ------------------------------------------------------- any shape, any values
+@st.composite
+def normalization_inputs(draw, axis):
+    """x with per-feature spread (a constant feature has no well-defined 1/std slope)."""
+    n, d = draw(st.integers(2, 6)), draw(st.integers(1, 5))
+    x = draw(float_arrays((n, d)))
+    assume(np.all(np.std(x, axis=axis) > 1e-2))
+    return x, draw(float_arrays((d,))), draw(float_arrays((d,)))
+
+
+@given(normalization_inputs(axis=0))
+def test_batchnorm_gradients_for_any_batch(inputs):
+    x, gamma, beta = inputs
+    arrays = {"x": x, "gamma": gamma, "beta": beta}
+    kwargs = {"state": None, "training": True}
+    for check in (gradcheck.check_gradients, gradcheck.check_against_torch):
+        report = check(batchnorm_forward, batchnorm_backward, arrays, kwargs=kwargs)
+        assert report.passed, report
+
+
+@given(normalization_inputs(axis=1))
+def test_layernorm_gradients_for_any_batch(inputs):
+    x, gamma, beta = inputs
+    arrays = {"x": x, "gamma": gamma, "beta": beta}
+    for check in (gradcheck.check_gradients, gradcheck.check_against_torch):
+        report = check(layernorm_forward, layernorm_backward, arrays)
+        assert report.passed, report
