@@ -125,3 +125,14 @@ def loss_case(target_kind, pred_kind):
         "bits": (rng.random((6, 4)) > 0.5).astype(np.float64),
     }[target_kind]
     return targets, scores if pred_kind == "scores" else probs
+
+
+def weights_after_two_epochs(model, optimizer, shuffle=False):
+    """The weights of ``model`` after two epochs with ``optimizer`` on a fixed MLP batch set.
+
+    Every backend test compares this with the same call on a ``manual`` model.
+    """
+    x, y = batch("mlp", n=32, seed=4)
+    model.compile(optimizer=optimizer.copy(), loss=model.loss)
+    model.fit(x, y, epochs=2, batch_size=8, shuffle=shuffle, verbose=0)
+    return model.get_weights()
