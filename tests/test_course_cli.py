@@ -318,8 +318,47 @@ def _status(url, token=None):
         return err.code, None
 
 
+def _processes_mentioning(text):
+    """Process ids whose command line contains ``text`` (Linux's /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:  # not a process, or it ended meanwhile
+            continue
+        if text.encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _start_kernel(port, token, runtime_dir):
+    """Start a kernel through the server, as opening a notebook does; return its id once
+    it listens (a kernel stopped while still importing prints a KeyboardInterrupt)."""
+    import socket
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/kernels",
+        data=json.dumps({"name": "python3"}).encode(),
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        kernel = json.loads(response.read())["id"]
+    connection = json.loads((Path(runtime_dir) / f"kernel-{kernel}.json").read_text())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((connection["ip"], connection["shell_port"]), 1).close()
+            return kernel
+        except OSError:
+            time.sleep(0.25)
+    raise AssertionError(f"kernel {kernel} did not listen on its shell port in 60 s")
+
+
 def test_start_serves_the_course_on_loopback_and_stops_on_ctrl_c(tmp_path):
     _needs("jupyterlab", "dlcourse start")
+    if not Path("/proc/self/cmdline").is_file():
+        pytest.skip("finding the kernel's process needs Linux's /proc")
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "JUPYTER_RUNTIME_DIR": str(tmp_path)}
     process = subprocess.Popen(
@@ -327,7 +366,7 @@ def test_start_serves_the_course_on_loopback_and_stops_on_ctrl_c(tmp_path):
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     try:
@@ -339,12 +378,47 @@ def test_start_serves_the_course_on_loopback_and_stops_on_ctrl_c(tmp_path):
         status, body = _status(f"http://127.0.0.1:{port}/api/status", token)
         assert status == 200 and "started" in body
         assert _status(f"http://127.0.0.1:{port}/api/status")[0] == 403  # the token is required
+        kernel = _start_kernel(port, token, tmp_path)
+        assert _processes_mentioning(f"kernel-{kernel}.json"), "no kernel process found"
 
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=20) == 0
+        assert process.wait(timeout=30) == 0
+        rest = process.stdout.read()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        if process.poll() is None:  # a failed assertion: stop it the polite way first,
+            process.terminate()  # so that it stops JupyterLab (in its own session) too
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    assert "JupyterLab stopped." in rest
+    assert "Traceback" not in output + rest
+    assert not _processes_mentioning(f"kernel-{kernel}.json"), "the kernel outlived the server"
+    # A clean shutdown removes the server's and the kernel's runtime files; a killed
+    # server leaves them behind (its kernel still exits, when it sees its parent gone).
+    assert not list(tmp_path.glob("kernel-*.json")), "the kernel was not shut down cleanly"
+    assert not list(tmp_path.glob("jpserver-*.json")), "JupyterLab did not shut down cleanly"
     with pytest.raises(urllib.error.URLError):  # the server is gone, not just the command
         urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5)
+
+
+def test_start_names_a_missing_course_folder(tmp_path):
+    _needs("jupyterlab", "dlcourse start")
+    done = dlcourse("start", "--no-browser", "--course", tmp_path / "nope", timeout=60)
+    assert done.returncode == 1
+    assert f"{tmp_path / 'nope'} does not exist" in done.stderr
+    assert "dlcourse build" in done.stderr
+
+
+def test_start_refuses_a_port_in_use():
+    _needs("jupyterlab", "dlcourse start")
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = dlcourse("start", "--no-browser", "--port", port, cwd=ROOT, timeout=60)
+    assert done.returncode == 1
+    assert f"port {port} is in use" in done.stderr and "--port N" in done.stderr
