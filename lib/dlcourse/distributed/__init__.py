@@ -1,0 +1,43 @@
+"""Data-parallel training of a dlcourse model on real engines: torch.distributed and tf.distribute.
+
+Data parallelism in one paragraph: every worker (a process, or a device) holds
+a full copy of the model. Each step, the global batch is cut into one slice
+per worker; each computes the gradients on its slice; the gradients are
+averaged over all workers (an *all-reduce*); every worker applies that same
+average to its own copy. The copies start equal and take equal steps, so they
+stay equal -- and the result is the one a single worker would get on the
+whole global batch, only computed by several at once.
+
+::
+
+    from dlcourse.distributed import train
+
+    report = train("torch", nproc=2, epochs=3, batch_size=64)       # DDP over 2 processes
+    report = train("tensorflow", nproc=2, epochs=3, batch_size=64)  # MirroredStrategy, 2 devices
+    report["seconds"], report["accuracy"], report["replicas_identical"]
+
+The same from a shell: ``dlcourse train --engine torch --nproc 2``; see
+``dlcourse train --help`` for running it on several machines with torchrun.
+torch and TensorFlow run in worker processes, never in the caller's.
+"""
+
+from dlcourse.distributed.options import TrainOptions
+from dlcourse.distributed.processes import WorkerFailed
+
+__all__ = ["TrainOptions", "WorkerFailed", "train"]
+
+
+def train(engine, nproc, **options):
+    """Train data-parallel on ``engine`` ("torch" or "tensorflow") with ``nproc`` workers.
+
+    ``options`` are :class:`TrainOptions`' fields: ``epochs``, ``batch_size``
+    (the global batch), ``lr``, ``optimizer`` ("adam", "sgd"), ``dtype``,
+    ``seed``, ``timeout`` (seconds), ``steps_per_epoch``, ``device``, ``threads``,
+    ``json_path`` (also write the report there), ``verbose``.
+
+    Returns the report (a dict; keys in ``dlcourse.distributed.report.REPORT_KEYS``).
+    Raises ``WorkerFailed`` naming the rank when a worker fails or time runs out.
+    """
+    from dlcourse.distributed.launch import run
+
+    return run(TrainOptions(engine=engine, nproc=nproc, **options))

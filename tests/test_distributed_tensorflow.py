@@ -1,0 +1,104 @@
+"""``dlcourse train --engine tensorflow``: a real MirroredStrategy over 2 logical CPU devices.
+
+Each run is a fresh TensorFlow subprocess (the logical devices must be set up
+before TensorFlow starts). float64, 2 epochs of 5 steps: "2 replicas == 1
+replica" is checked to 1e-10.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow", reason="dlcourse train --engine tensorflow needs TensorFlow")
+
+from dlcourse.distributed import WorkerFailed, train  # noqa: E402
+from dlcourse.distributed.report import REPORT_KEYS, weights_digest  # noqa: E402
+
+SHORT = ["--epochs", "2", "--steps-per-epoch", "5", "--batch-size", "32", "--dtype", "float64"]
+SHORT_OPTIONS = {"epochs": 2, "steps_per_epoch": 5, "batch_size": 32, "dtype": "float64"}
+
+
+def _processes_mentioning(text):
+    """PIDs of live processes whose command line contains ``text`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline and int(entry.name) != os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
+def _weights(report):
+    with np.load(report["weights_path"]) as saved:
+        return [saved[key] for key in sorted(saved.files)]
+
+
+@pytest.fixture(scope="module")
+def two_device_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mirrored2")
+    done = subprocess.run(
+        [sys.executable, "-m", "dlcourse", "train", "--engine", "tensorflow", "--nproc", "2",
+         *SHORT, "--quiet", "--json", f"{folder}/r.json"],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((folder / "r.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def one_device_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mirrored1")
+    return train("tensorflow", 1, **SHORT_OPTIONS, verbose=False, json_path=str(folder / "r.json"))
+
+
+def test_the_report_has_the_keys_chapter_11_reads(two_device_run):
+    report = two_device_run
+    assert set(REPORT_KEYS) <= set(report)
+    assert (report["engine"], report["nproc"], report["global_batch"]) == ("tensorflow", 2, 32)
+    assert report["seconds"] > 0 and report["startup_seconds"] > 0
+    assert 0.0 <= report["accuracy"] <= 1.0 and np.isfinite(report["final_loss"])
+    assert len(_weights(report)) == 4
+    # the workers' scratch folder is gone: only the report and its weights stay
+    files = sorted(p.name for p in Path(report["weights_path"]).parent.iterdir())
+    assert files == ["r.json", "r.weights.npz"]
+
+
+def test_the_replicas_are_two_logical_cpu_devices(two_device_run):
+    devices = two_device_run["device"].split(",")
+    assert [d.rsplit("/", 1)[-1] for d in devices] == ["device:CPU:0", "device:CPU:1"]
+
+
+def test_every_replica_ends_with_the_same_weights(two_device_run):
+    hashes = two_device_run["replica_hashes"]
+    assert len(hashes) == 2 and two_device_run["replicas_identical"] is True
+    assert hashes[0] == hashes[1] == weights_digest(_weights(two_device_run))
+    first, last = two_device_run["epoch_losses"]
+    assert last < first  # it trained
+
+
+def test_two_replicas_equal_one_on_the_same_global_batch(two_device_run, one_device_run):
+    assert one_device_run["nproc"] == 1
+    for two, one in zip(_weights(two_device_run), _weights(one_device_run)):
+        np.testing.assert_allclose(two, one, rtol=0, atol=1e-10)
+    assert two_device_run["final_loss"] == pytest.approx(one_device_run["final_loss"], abs=1e-10)
+
+
+def test_a_failing_worker_is_reported_and_leaves_no_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLCOURSE_TRAIN_FAIL", "0:2")
+    start = time.monotonic()
+    with pytest.raises(WorkerFailed, match="rank 0 failed: RuntimeError: injected failure"):
+        train("tensorflow", 2, **SHORT_OPTIONS, verbose=False, json_path=str(tmp_path / "r.json"))
+    assert time.monotonic() - start < 120
+    assert not (tmp_path / "r.json").exists()
+    assert _processes_mentioning(str(tmp_path)) == []
