@@ -7,21 +7,19 @@ makes slow drifts in machine load hit every side alike.
 """
 
 import json
-import os
 import statistics
 import subprocess
 import sys
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+from dlcourse.bench.threads import child_env
 
 
 def thread_env(threads):
-    """The environment with every BLAS/OpenMP pool limited to ``threads`` (0: as it is)."""
-    env = dict(os.environ)
-    if threads:
-        for var in THREAD_VARIABLES:
-            env[var] = str(threads)
-    return env
+    """The environment with every thread pool limited to ``threads`` (0: as it is).
+
+    The variables are those of ``dlcourse bench`` (BLAS/OpenMP, TensorFlow, XLA).
+    """
+    return child_env(threads)
 
 
 def run_worker(script, name, options, env):

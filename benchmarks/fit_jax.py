@@ -25,8 +25,10 @@ import argparse
 import json
 import time
 
-from alternating import alternate, medians, run_worker, spread, thread_env, write_json
+from alternating import alternate, medians, run_worker, spread, write_json
 from fit_torch import BATCH, LR, SIZES, data
+
+from dlcourse.bench.threads import child_env
 
 
 def dlcourse_fit(backend):
@@ -81,15 +83,8 @@ def worker(name, args):
 
 
 def worker_env(name, threads):
-    env = thread_env(threads)
-    env["KERAS_BACKEND"] = IMPLEMENTATIONS[name][1]  # before Keras is imported in the worker
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if threads:
-        # XLA's CPU backend (JAX, and TF's XLA) sizes its pool from this flag
-        flags = f"--xla_cpu_multi_thread_eigen={'false' if threads == 1 else 'true'}"
-        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + flags).strip()
-        env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = str(threads)
-    return env
+    # thread limits for BLAS, TensorFlow and XLA, and KERAS_BACKEND before Keras is imported
+    return child_env(threads, keras_backend=IMPLEMENTATIONS[name][1])
 
 
 def main():

@@ -25,9 +25,11 @@ import time
 
 from alternating import alternate, medians, run_worker, spread, thread_env, write_json
 
-SIZES = (784, 256, 128, 10)
-BATCH = 128
-LR = 0.01
+from dlcourse.bench.networks import LEARNING_RATE as LR
+from dlcourse.bench.networks import MLP_SIZES as SIZES
+from dlcourse.bench.networks import NETWORKS
+
+BATCH = NETWORKS["mlp"].batch
 
 
 def data(steps_per_epoch, seed=0):

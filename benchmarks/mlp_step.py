@@ -19,11 +19,13 @@ import time
 
 from alternating import alternate, medians, run_worker, spread, thread_env, write_json
 
-SIZES = (784, 256, 128, 10)
-BATCH = 128
-LR = 0.01
+from dlcourse.bench.networks import LEARNING_RATE as LR
+from dlcourse.bench.networks import MLP_SIZES as SIZES
+from dlcourse.bench.networks import NETWORKS
+
+BATCH = NETWORKS["mlp"].batch
 # three matmuls per layer (forward, dw, dx), less the first layer's dx: its input is data
-FLOPS = 2 * BATCH * (3 * sum(a * b for a, b in zip(SIZES, SIZES[1:])) - SIZES[0] * SIZES[1])
+FLOPS = NETWORKS["mlp"].flops
 
 
 def batch(seed=0):

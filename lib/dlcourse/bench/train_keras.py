@@ -1,0 +1,74 @@
+"""The Keras rows: Keras 3's ``model.fit``, on the backend that KERAS_BACKEND chose at import.
+
+Images are channels-last here, (batch, 28, 28, 1), Keras's default layout; the
+row's worker makes its data that way.
+"""
+
+from dlcourse.bench.networks import (
+    CNN_FILTERS,
+    CNN_KERNEL,
+    LEARNING_RATE,
+    MLP_SIZES,
+    RNN_FEATURES,
+    RNN_STEPS,
+    RNN_UNITS,
+)
+
+__all__ = ["keras_model", "make_trainer"]
+
+
+def keras_model(network):
+    """The ``keras.Sequential`` for ``network``, seeded."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    if network.name == "mlp":
+        hidden = [layers.Dense(n, activation="relu") for n in MLP_SIZES[1:-1]]
+        return keras.Sequential([keras.Input((MLP_SIZES[0],)), *hidden, layers.Dense(10)])
+    if network.name == "cnn":
+        stack = [keras.Input((28, 28, 1))]
+        for filters in CNN_FILTERS:
+            stack += [
+                layers.Conv2D(filters, CNN_KERNEL, padding="same", activation="relu"),
+                layers.MaxPooling2D(2),
+            ]
+        return keras.Sequential([*stack, layers.Flatten(), layers.Dense(10)])
+    if network.name == "rnn":
+        return keras.Sequential(
+            [keras.Input((RNN_STEPS, RNN_FEATURES)), layers.LSTM(RNN_UNITS), layers.Dense(10)]
+        )
+    raise ValueError(f"no Keras model for the {network.name} network.")
+
+
+def make_trainer(network, device):
+    """``(run, sync)``: ``run(x, y)`` trains one epoch with ``model.fit``."""
+    import keras
+
+    if device == "cuda" and keras.backend.backend() in ("jax", "tensorflow"):
+        _require_gpu(keras.backend.backend())
+    model = keras_model(network)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATE),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+
+    def run(x, y):
+        model.fit(x, y, epochs=1, batch_size=network.batch, verbose=0)
+
+    return run, lambda: None  # fit returns its logs as numbers: the work is done
+
+
+def _require_gpu(library):
+    from dlcourse.bench.errors import Unsupported
+
+    if library == "jax":
+        import jax
+
+        if not any(d.platform == "gpu" for d in jax.devices()):
+            raise Unsupported("JAX sees no GPU here (install jax[cuda12] for one)")
+    else:
+        import tensorflow as tf
+
+        if not tf.config.list_physical_devices("GPU"):
+            raise Unsupported("TensorFlow sees no GPU here")

@@ -1,0 +1,86 @@
+"""The reference row: the network as a plain PyTorch training loop, as in every tutorial.
+
+Per epoch: a random order of the examples; per step: pick the batch by index,
+clear the gradients, forward, cross-entropy, backward, SGD update, and read
+the loss as a Python number (``loss.item()``). That is the same work a
+``fit`` does, so the two can be compared step for step.
+"""
+
+from dlcourse.bench.networks import (
+    CNN_FILTERS,
+    CNN_KERNEL,
+    LEARNING_RATE,
+    MLP_SIZES,
+    RNN_FEATURES,
+    RNN_UNITS,
+)
+
+__all__ = ["make_trainer", "torch_model"]
+
+
+def torch_model(network):
+    """The ``torch.nn.Module`` for ``network`` (seeded: the same weights every run)."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    if network.name == "mlp":
+        layers = []
+        for fan_in, fan_out in zip(MLP_SIZES, MLP_SIZES[1:]):
+            layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+        return nn.Sequential(*layers[:-1])
+    if network.name == "cnn":
+        layers, channels, side = [], 1, 28
+        for filters in CNN_FILTERS:
+            layers += [
+                nn.Conv2d(channels, filters, CNN_KERNEL, padding=CNN_KERNEL // 2),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
+            channels, side = filters, side // 2
+        return nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * side * side, 10))
+    if network.name == "rnn":
+
+        class LastStep(nn.Module):
+            """An LSTM over the sequence; its output at the last step goes to a Dense layer."""
+
+            def __init__(self):
+                super().__init__()
+                self.lstm = nn.LSTM(RNN_FEATURES, RNN_UNITS, batch_first=True)
+                self.dense = nn.Linear(RNN_UNITS, 10)
+
+            def forward(self, x):
+                out, _ = self.lstm(x)
+                return self.dense(out[:, -1])
+
+        return LastStep()
+    raise ValueError(f"no PyTorch model for the {network.name} network.")
+
+
+def make_trainer(network, device):
+    """``(run, sync)``: ``run(x, y)`` trains one epoch; ``sync()`` waits for the GPU."""
+    import torch
+
+    model = torch_model(network).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    batch = network.batch
+    converted = {}  # the data go to the device once, as fit does with its arrays
+
+    def run(x, y):
+        key = id(x)
+        if key not in converted:
+            converted.clear()
+            converted[key] = (torch.from_numpy(x).to(device), torch.from_numpy(y).to(device))
+        xs, ys = converted[key]
+        order = torch.randperm(len(xs), device=device)
+        for lo in range(0, len(xs), batch):
+            index = order[lo : lo + batch]
+            optimizer.zero_grad()
+            loss = loss_fn(model(xs[index]), ys[index])
+            loss.backward()
+            optimizer.step()
+            loss.item()
+
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    return run, sync
