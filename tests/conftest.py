@@ -1,4 +1,4 @@
-"""Shared test set-up: hypothesis profiles, quiet frameworks, and the CUDA skip rule."""
+"""Shared test set-up: hypothesis profiles, quiet frameworks, the CUDA skip rule, notebook runs."""
 
 import importlib.util
 import os
@@ -37,6 +37,14 @@ def pytest_collection_modifyitems(config, items):
     if reason:
         for item in cuda_items:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    """Notebook executions shared by the whole session (see notebook_runs.py)."""
+    from notebook_runs import Runs
+
+    return Runs(tmp_path_factory)
 
 
 @pytest.fixture

@@ -6,17 +6,15 @@ read its printed output. Which calculators ran is printed, for the CI report.
 
 import importlib.util
 import re
-import tempfile
 
 import pytest
 
 pytest.importorskip("nbclient", reason="running notebooks needs nbclient (extra 'course')")
 pytest.importorskip("jupytext", reason="reading the solutions needs jupytext (extra 'course')")
 
-from dlcourse.course.execute import execute, first_error  # noqa: E402
-from dlcourse.course.source import read_solution  # noqa: E402
+import notebook_runs  # noqa: E402
+from dlcourse.course.execute import first_error  # noqa: E402
 from test_chapter_06_autodiff import cell_sources, load_checks, run_exercise  # noqa: E402
-from test_course_samples import ROOT  # noqa: E402
 
 CHAPTER = "07-framework-gradients"
 ROWS = {  # calculator row -> the module it needs
@@ -33,18 +31,10 @@ def installed(module):
 
 
 @pytest.fixture(scope="module")
-def printed():
-    nb = read_solution(ROOT / "solutions" / f"{CHAPTER}.py")
-    with tempfile.TemporaryDirectory() as tmp:
-        executed, _ = execute(nb, tmp, timeout=300, allow_errors=True)
+def printed(runs):
+    executed, _ = runs.solution(CHAPTER)
     assert first_error(executed) is None, f"solutions/{CHAPTER}.py raised an error"
-    return "".join(
-        out.get("text", "")
-        for cell in executed.cells
-        if cell.cell_type == "code"
-        for out in cell.get("outputs", [])
-        if out.get("output_type") == "stream" and out.get("name") == "stdout"
-    )
+    return notebook_runs.printed(executed)
 
 
 def test_every_installed_calculator_ran_and_agreed(printed, capsys):

@@ -18,11 +18,10 @@ import pytest
 pytest.importorskip("nbclient", reason="running notebooks needs nbclient (extra 'course')")
 pytest.importorskip("jupytext", reason="reading the solutions needs jupytext (extra 'course')")
 
+import notebook_runs  # noqa: E402
 from dlcourse.backends import BACKENDS  # noqa: E402
-from dlcourse.course.execute import execute, first_error, plain  # noqa: E402
-from dlcourse.course.source import read_solution  # noqa: E402
+from dlcourse.course.execute import first_error, plain  # noqa: E402
 from test_chapter_06_autodiff import cell_sources, load_checks, run_exercise  # noqa: E402
-from test_course_samples import ROOT  # noqa: E402
 
 CHAPTER = "08-keras-style"
 INSTALLED = [n for n, extra in BACKENDS.items() if extra is None or importlib.util.find_spec(extra)]
@@ -109,23 +108,13 @@ def test_a_call_written_with_numpy_is_told_to_use_ops(sources):
 
 # ---------------------------------------------------------------- one execution
 @pytest.fixture(scope="module")
-def printed(tmp_path_factory):
-    """Everything the solution notebook printed, from one run."""
-    nb, seconds = execute(
-        read_solution(ROOT / "solutions" / f"{CHAPTER}.py"),
-        tmp_path_factory.mktemp("ch08"),
-        timeout=300,
-        allow_errors=True,
-    )
+def printed(runs):
+    """Everything the solution notebook printed, from the session's one run."""
+    nb, seconds = runs.solution(CHAPTER)
     error = first_error(nb)
     assert error is None, plain(str(error))
     print(f"\n{CHAPTER} executed in {seconds:.1f} s")
-    return "".join(
-        out.get("text", "")
-        for cell in nb.cells
-        if cell.cell_type == "code"
-        for out in cell.get("outputs", [])
-    )
+    return notebook_runs.printed(nb)
 
 
 def test_every_installed_backend_trained_the_same_model(printed):

@@ -18,10 +18,9 @@ import pytest
 pytest.importorskip("nbclient", reason="running notebooks needs nbclient (extra 'course')")
 pytest.importorskip("jupytext", reason="reading the solutions needs jupytext (extra 'course')")
 
-from dlcourse.course.execute import execute, first_error, plain  # noqa: E402
-from dlcourse.course.source import read_solution  # noqa: E402
+import notebook_runs  # noqa: E402
+from dlcourse.course.execute import first_error, plain  # noqa: E402
 from test_chapter_06_autodiff import cell_sources, load_checks, run_exercise  # noqa: E402
-from test_course_samples import ROOT  # noqa: E402
 
 CHAPTER = "09-real-tools"
 
@@ -97,23 +96,13 @@ def test_a_missing_framework_is_a_message_with_the_install_command(sources):
 
 # ---------------------------------------------------------------- one execution
 @pytest.fixture(scope="module")
-def printed(tmp_path_factory):
-    """Everything the solution notebook printed, from one run."""
-    nb, seconds = execute(
-        read_solution(ROOT / "solutions" / f"{CHAPTER}.py"),
-        tmp_path_factory.mktemp("ch09"),
-        timeout=600,
-        allow_errors=True,
-    )
+def printed(runs):
+    """Everything the solution notebook printed, from the session's one run."""
+    nb, seconds = runs.solution(CHAPTER)
     error = first_error(nb)
     assert error is None, plain(str(error))
     print(f"\n{CHAPTER} executed in {seconds:.1f} s")
-    return "".join(
-        out.get("text", "")
-        for cell in nb.cells
-        if cell.cell_type == "code"
-        for out in cell.get("outputs", [])
-    )
+    return notebook_runs.printed(nb)
 
 
 def test_every_installed_framework_section_ran(printed):

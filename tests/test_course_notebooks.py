@@ -13,48 +13,12 @@ import pytest
 pytest.importorskip("nbclient", reason="running notebooks needs nbclient (extra 'course')")
 pytest.importorskip("jupytext", reason="reading the solutions needs jupytext (extra 'course')")
 
-import nbformat  # noqa: E402 -- after the skips: nbformat comes with the course extra
-
 from dlcourse.course import cells  # noqa: E402
-from dlcourse.course.execute import error_output, execute, first_error, plain  # noqa: E402
-from dlcourse.course.source import read_solution  # noqa: E402
+from dlcourse.course.execute import error_output, first_error, plain  # noqa: E402
 from test_course_samples import ROOT  # noqa: E402
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9]*.py"))
 CHAPTERS = [p.stem for p in SOLUTIONS]
-TIMEOUT = 300  # per cell; the 60 s budget per notebook is reported, not enforced here
-
-
-class Runs:
-    """Executes each notebook at most once and remembers ``(executed notebook, seconds)``."""
-
-    def __init__(self, tmp_path_factory):
-        self._tmp = tmp_path_factory
-        self._done = {}
-
-    def _run(self, key, load):
-        if key not in self._done:
-            workdir = self._tmp.mktemp(key.replace("/", "-"))
-            self._done[key] = execute(load(), workdir, timeout=TIMEOUT, allow_errors=True)
-        return self._done[key]
-
-    def solution(self, chapter):
-        return self._run(
-            f"solutions/{chapter}", lambda: read_solution(ROOT / "solutions" / f"{chapter}.py")
-        )
-
-    def student(self, chapter):
-        path = ROOT / "course" / f"{chapter}.ipynb"
-        if not path.exists():
-            pytest.fail(
-                f"course/{chapter}.ipynb is missing: run `dlcourse build` and commit course/."
-            )
-        return self._run(f"course/{chapter}", lambda: nbformat.read(path, as_version=4))
-
-
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory):
-    return Runs(tmp_path_factory)
 
 
 def _say(capsys, line):

@@ -6,7 +6,6 @@ replica" is checked to 1e-10.
 """
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -17,31 +16,14 @@ import pytest
 
 pytest.importorskip("tensorflow", reason="dlcourse train --engine tensorflow needs TensorFlow")
 
+from distributed_helpers import (  # noqa: E402
+    SHORT,
+    SHORT_OPTIONS,
+    processes_mentioning,
+    saved_weights,
+)
 from dlcourse.distributed import WorkerFailed, train  # noqa: E402
 from dlcourse.distributed.report import REPORT_KEYS, weights_digest  # noqa: E402
-
-SHORT = ["--epochs", "2", "--steps-per-epoch", "5", "--batch-size", "32", "--dtype", "float64"]
-SHORT_OPTIONS = {"epochs": 2, "steps_per_epoch": 5, "batch_size": 32, "dtype": "float64"}
-
-
-def _processes_mentioning(text):
-    """PIDs of live processes whose command line contains ``text`` (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if text in cmdline and int(entry.name) != os.getpid():
-            found.append(int(entry.name))
-    return found
-
-
-def _weights(report):
-    with np.load(report["weights_path"]) as saved:
-        return [saved[key] for key in sorted(saved.files)]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +50,7 @@ def test_the_report_has_the_keys_chapter_11_reads(two_device_run):
     assert (report["engine"], report["nproc"], report["global_batch"]) == ("tensorflow", 2, 32)
     assert report["seconds"] > 0 and report["startup_seconds"] > 0
     assert 0.0 <= report["accuracy"] <= 1.0 and np.isfinite(report["final_loss"])
-    assert len(_weights(report)) == 4
+    assert len(saved_weights(report)) == 4
     # the workers' scratch folder is gone: only the report and its weights stay
     files = sorted(p.name for p in Path(report["weights_path"]).parent.iterdir())
     assert files == ["r.json", "r.weights.npz"]
@@ -82,14 +64,14 @@ def test_the_replicas_are_two_logical_cpu_devices(two_device_run):
 def test_every_replica_ends_with_the_same_weights(two_device_run):
     hashes = two_device_run["replica_hashes"]
     assert len(hashes) == 2 and two_device_run["replicas_identical"] is True
-    assert hashes[0] == hashes[1] == weights_digest(_weights(two_device_run))
+    assert hashes[0] == hashes[1] == weights_digest(saved_weights(two_device_run))
     first, last = two_device_run["epoch_losses"]
     assert last < first  # it trained
 
 
 def test_two_replicas_equal_one_on_the_same_global_batch(two_device_run, one_device_run):
     assert one_device_run["nproc"] == 1
-    for two, one in zip(_weights(two_device_run), _weights(one_device_run)):
+    for two, one in zip(saved_weights(two_device_run), saved_weights(one_device_run)):
         np.testing.assert_allclose(two, one, rtol=0, atol=1e-10)
     assert two_device_run["final_loss"] == pytest.approx(one_device_run["final_loss"], abs=1e-10)
 
@@ -101,4 +83,4 @@ def test_a_failing_worker_is_reported_and_leaves_no_process(tmp_path, monkeypatc
         train("tensorflow", 2, **SHORT_OPTIONS, verbose=False, json_path=str(tmp_path / "r.json"))
     assert time.monotonic() - start < 120
     assert not (tmp_path / "r.json").exists()
-    assert _processes_mentioning(str(tmp_path)) == []
+    assert processes_mentioning(str(tmp_path)) == []

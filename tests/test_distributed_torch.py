@@ -6,10 +6,8 @@ to 1e-10 (only the order of the additions differs).
 """
 
 import json
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,51 +17,22 @@ torch = pytest.importorskip("torch", reason="dlcourse train --engine torch needs
 if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
     pytest.skip("needs torch.distributed with the gloo backend", allow_module_level=True)
 
+from distributed_helpers import (  # noqa: E402
+    SHORT,
+    SHORT_OPTIONS,
+    processes_mentioning,
+    run_dlcourse,
+    saved_weights,
+)
 from dlcourse.distributed import TrainOptions, train  # noqa: E402
 from dlcourse.distributed.options import build_model, epoch_order, shard  # noqa: E402
 from dlcourse.distributed.report import REPORT_KEYS, weights_digest  # noqa: E402
-
-SHORT = ["--epochs", "2", "--steps-per-epoch", "5", "--batch-size", "32", "--dtype", "float64"]
-SHORT_OPTIONS = {"epochs": 2, "steps_per_epoch": 5, "batch_size": 32, "dtype": "float64"}
-
-
-def _dlcourse(*args, env=None, timeout=180):
-    """Run the real command in a fresh interpreter; returns (completed process, seconds)."""
-    start = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "dlcourse", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
-    return done, time.monotonic() - start
-
-
-def _processes_mentioning(text):
-    """PIDs of live processes whose command line contains ``text`` (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if text in cmdline and int(entry.name) != os.getpid():
-            found.append(int(entry.name))
-    return found
-
-
-def _weights(report):
-    with np.load(report["weights_path"]) as saved:
-        return [saved[key] for key in sorted(saved.files)]
 
 
 @pytest.fixture(scope="module")
 def two_process_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ddp2")
-    done, _ = _dlcourse(
+    done, _ = run_dlcourse(
         "train",
         "--engine",
         "torch",
@@ -92,7 +61,7 @@ def test_the_report_has_the_keys_chapter_11_reads(two_process_run):
     assert report["seconds"] > 0 and report["startup_seconds"] > 0
     assert 0.0 <= report["accuracy"] <= 1.0 and np.isfinite(report["final_loss"])
     assert Path(report["weights_path"]).name == "r.weights.npz"
-    assert len(_weights(report)) == 4
+    assert len(saved_weights(report)) == 4
     # the workers' scratch folder is gone: only the report and its weights stay
     files = sorted(p.name for p in Path(report["weights_path"]).parent.iterdir())
     assert files == ["r.json", "r.weights.npz"]  # two dense layers: kernel and bias each
@@ -103,7 +72,7 @@ def test_every_replica_ends_with_the_same_weights(two_process_run):
     assert len(hashes) == 2 and two_process_run["replicas_identical"] is True
     assert hashes[0] == hashes[1]
     # the hashes are of the weights that were saved, not of something else
-    assert hashes[0] == weights_digest(_weights(two_process_run))
+    assert hashes[0] == weights_digest(saved_weights(two_process_run))
 
 
 def test_training_moved_the_weights_and_lowered_the_loss(two_process_run):
@@ -112,7 +81,7 @@ def test_training_moved_the_weights_and_lowered_the_loss(two_process_run):
     options = TrainOptions(engine="torch", nproc=2, **SHORT_OPTIONS)
     with dlcourse.backend("manual"):
         initial = build_model(options, 64).get_weights()
-    trained = _weights(two_process_run)
+    trained = saved_weights(two_process_run)
     assert all(w.shape == t.shape for w, t in zip(initial, trained))
     assert max(np.abs(w - t).max() for w, t in zip(initial, trained)) > 1e-3
     first, last = two_process_run["epoch_losses"]
@@ -121,7 +90,7 @@ def test_training_moved_the_weights_and_lowered_the_loss(two_process_run):
 
 def test_two_processes_equal_one_process_on_the_same_global_batch(two_process_run, one_process_run):
     assert one_process_run["nproc"] == 1 and one_process_run["replicas_identical"]
-    for two, one in zip(_weights(two_process_run), _weights(one_process_run)):
+    for two, one in zip(saved_weights(two_process_run), saved_weights(one_process_run)):
         np.testing.assert_allclose(two, one, rtol=0, atol=1e-10)
     assert two_process_run["final_loss"] == pytest.approx(one_process_run["final_loss"], abs=1e-10)
 
@@ -138,12 +107,12 @@ def test_each_rank_takes_its_own_slice_of_every_global_batch():
 def test_a_global_batch_that_does_not_split_evenly_is_refused():
     with pytest.raises(ValueError, match="batch_size.*split evenly"):
         TrainOptions(engine="torch", nproc=2, batch_size=33)
-    done, _ = _dlcourse("train", "--engine", "torch", "--nproc", "2", "--batch-size", "33")
+    done, _ = run_dlcourse("train", "--engine", "torch", "--nproc", "2", "--batch-size", "33")
     assert done.returncode == 2 and "split evenly" in done.stderr
 
 
 def test_a_rank_that_raises_stops_the_run_with_its_name_and_no_process_left(tmp_path):
-    done, seconds = _dlcourse(
+    done, seconds = run_dlcourse(
         "train", "--engine", "torch", "--nproc", "2", *SHORT, "--quiet", "--timeout", "120",
         "--json", f"{tmp_path}/r.json",
         env={"DLCOURSE_TRAIN_FAIL": "1:2"},
@@ -152,12 +121,12 @@ def test_a_rank_that_raises_stops_the_run_with_its_name_and_no_process_left(tmp_
     assert "rank 1 failed: RuntimeError: injected failure at step 2" in done.stderr
     assert seconds < 120  # stopped at once, not at the timeout
     assert not (tmp_path / "r.json").exists()
-    assert _processes_mentioning(str(tmp_path)) == []
+    assert processes_mentioning(str(tmp_path)) == []
 
 
 def test_a_rank_that_hangs_is_stopped_by_the_timeout(tmp_path):
     timeout = 45
-    done, seconds = _dlcourse(
+    done, seconds = run_dlcourse(
         "train", "--engine", "torch", "--nproc", "2", *SHORT, "--quiet",
         "--timeout", str(timeout), "--json", f"{tmp_path}/r.json",
         env={"DLCOURSE_TRAIN_FAIL": "1:2:hang"},
@@ -165,7 +134,7 @@ def test_a_rank_that_hangs_is_stopped_by_the_timeout(tmp_path):
     assert done.returncode == 1
     assert "timeout" in done.stderr
     assert seconds < timeout + 20  # the timeout plus stopping, not a hang
-    assert _processes_mentioning(str(tmp_path)) == []
+    assert processes_mentioning(str(tmp_path)) == []
 
 
 def test_torchrun_starts_the_same_training(tmp_path, two_process_run):
@@ -180,7 +149,7 @@ def test_torchrun_starts_the_same_training(tmp_path, two_process_run):
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["nproc"] == 2 and report["replicas_identical"]
-    for ours, theirs in zip(_weights(report), _weights(two_process_run)):
+    for ours, theirs in zip(saved_weights(report), saved_weights(two_process_run)):
         np.testing.assert_array_equal(ours, theirs)  # same ranks, same slices, same bits
 
 

@@ -1,0 +1,47 @@
+"""What the ``dlcourse train`` tests of both engines share: short runs, processes, weights."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# float64 so that "N replicas == 1 replica" can be checked to 1e-10
+SHORT = ["--epochs", "2", "--steps-per-epoch", "5", "--batch-size", "32", "--dtype", "float64"]
+SHORT_OPTIONS = {"epochs": 2, "steps_per_epoch": 5, "batch_size": 32, "dtype": "float64"}
+
+
+def run_dlcourse(*args, env=None, timeout=180):
+    """Run the real command in a fresh interpreter; returns (completed process, seconds)."""
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "dlcourse", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    return done, time.monotonic() - start
+
+
+def processes_mentioning(text):
+    """PIDs of live processes whose command line contains ``text`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline and int(entry.name) != os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
+def saved_weights(report):
+    """The final weights a run wrote, in a fixed order."""
+    with np.load(report["weights_path"]) as saved:
+        return [saved[key] for key in sorted(saved.files)]
