@@ -142,6 +142,11 @@ def test_a_student_solves_an_exercise_and_validates_in_jupyterlab(student_course
         for name, body in SOLUTIONS.items():
             assert any(body.strip() in source for source in sources), name
 
+        # 8. nbgrader's Assignment List opens (the course's exchange is in autograder/)
+        menu(page, "Nbgrader", "Assignment List")
+        page.locator(".jp-MainAreaWidget", has_text="Released assignments").first.wait_for()
+        rec.shot("assignment-list")
+
         for plugin in NBGRADER_PLUGINS:
             assert plugin in "\n".join(rec.console), f"not activated: {plugin}\n{rec.console}"
         problems = rec.errors("nbgrader", "formgrader", "assignment", "validate", "pageerror")

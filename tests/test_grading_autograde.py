@@ -2,8 +2,9 @@
 
 A tiny two-exercise assignment (its own solutions/ and course folder in a
 temporary directory, so the test stays fast) is graded twice with
-``--workers 2``: once into an empty results folder, once again to check that
-the first results are backed up and the grades are identical.
+``--workers 2``: once into an empty results folder, once again (with
+nbgrader's pass on the nbgrader cells only) to check that the first results
+are backed up and the grades are identical.
 """
 
 import csv
@@ -132,7 +133,7 @@ def _autograde(course, solutions, submitted, out, *extra):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Two autograde runs of six students into one results folder."""
+    """Two autograde runs of six students into one results folder (full, then graded)."""
     from dlcourse.grading.coursedir import ensure_source
 
     base = tmp_path_factory.mktemp("autograde")
@@ -154,7 +155,8 @@ def graded(tmp_path_factory):
 
     first = _autograde(course, solutions, submitted, out)
     first_csv = (out / "grades.csv").read_text() if (out / "grades.csv").exists() else ""
-    second = _autograde(course, solutions, submitted, out)
+    # The second run passes nbgrader only the nbgrader cells: the grades must not change.
+    second = _autograde(course, solutions, submitted, out, "--in-kernel", "graded")
     return {
         "course": course,
         "out": out,

@@ -27,6 +27,9 @@ COMMANDS = {
     "check": "dlcourse.course.commands.check",
     "book": "dlcourse.course.commands.book",
     "start": "dlcourse.course.commands.start",
+    "autograde": "dlcourse.grading.command",
+    "bench": "dlcourse.bench.command",
+    "train": "dlcourse.distributed.command",
 }
 
 

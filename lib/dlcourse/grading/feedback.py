@@ -1,0 +1,59 @@
+"""A student's feedback page: one self-contained HTML file per student.
+
+It says, per graded cell, the points, whether the answer was verified, and
+when it was not, the diagnosis of the first failing case (which array, what
+was expected, the likely mistake) or why nothing could be verified. Every
+piece of text is escaped: it may quote what the student's code printed or
+raised.
+"""
+
+from html import escape
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; color: #222; }
+table { border-collapse: collapse; width: 100%; }
+td, th { border: 1px solid #ccc; padding: .4rem .6rem; vertical-align: top; text-align: left; }
+.ok { color: #1a7f37; } .fail { color: #b42318; } .flag { color: #9a6700; }
+code { background: #f4f4f4; padding: 0 .2rem; }
+"""
+
+
+def _status_line(record):
+    if record["status"] == "graded":
+        return ""
+    return f'<p class="fail">{escape(str(record["reason"] or record["status"]))}</p>'
+
+
+def _row(exercise):
+    if exercise["verified"]:
+        verdict = '<span class="ok">verified</span>'
+        detail = "All cases passed."
+    else:
+        verdict = '<span class="fail">not verified</span>'
+        detail = exercise["diagnosis"] or exercise["reason"] or "The checks failed."
+    return (
+        f"<tr><td><code>{escape(exercise['grade_id'])}</code></td>"
+        f"<td>{exercise['points']:g} / {exercise['max_points']:g}</td>"
+        f"<td>{verdict}</td><td>{escape(str(detail))}</td></tr>"
+    )
+
+
+def feedback_html(record):
+    """The feedback page of one record, as HTML text."""
+    title = f"{record['assignment']}: feedback for {record['student_id']}"
+    flags = "".join(f'<li class="flag">{escape(str(flag))}</li>' for flag in record["flags"])
+    rows = "".join(_row(exercise) for exercise in record["exercises"])
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body>\n"
+        f"<h1>{escape(title)}</h1>\n"
+        f"<p>Score: <strong>{record['score']:g} / {record['max_score']:g}</strong></p>\n"
+        f"{_status_line(record)}\n"
+        "<p>Each exercise was run again outside your notebook, on new inputs, and compared "
+        "with the reference; a cell earns its points only if every case passes.</p>\n"
+        "<table><tr><th>exercise</th><th>points</th><th>result</th><th>what to fix</th></tr>\n"
+        f"{rows}</table>\n"
+        + (f"<h2>Notes for the instructor</h2><ul>{flags}</ul>\n" if flags else "")
+        + "</body></html>\n"
+    )

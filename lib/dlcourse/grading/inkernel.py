@@ -1,0 +1,120 @@
+"""nbgrader's own grading of a submission, in the student's kernel, on a private gradebook.
+
+This is the score nbgrader alone would give: it runs the whole notebook with
+the instructor's test cells in the student's kernel, where the student's code
+can tamper with the checks. The authoritative score comes from the sandbox;
+this one is kept to show the instructor where the two disagree.
+
+SQLite takes one writer at a time, so each grading worker has a private
+course folder (a copy of the assignment's source and of the gradebook) and
+the parent alone writes the real gradebook afterwards.
+"""
+
+import io
+import json
+import logging
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+from dlcourse.grading import coursedir
+from dlcourse.grading.limited_kernel import write_kernelspec
+from dlcourse.grading.warm_kernels import FORBIDDEN_ENV
+
+CELL_TIMEOUT_S = 30  # the slowest cell of the course takes a few seconds
+
+
+class PrivateCourse:
+    """A worker's own nbgrader course folder, made from the real one's gradebook and source."""
+
+    def __init__(self, folder, course_dir, assignment, memory_mb=4096, warm=True, forbidden=()):
+        self.folder = Path(folder)
+        self.warm = warm
+        self.assignment = assignment
+        source = coursedir.source_path(assignment, course_dir)
+        target = coursedir.source_path(assignment, self.folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        shutil.copy2(Path(course_dir) / coursedir.GRADEBOOK_NAME, self.db_path)
+        jupyter = self.folder / "jupyter"
+        write_kernelspec(jupyter, memory_mb)
+        # Kernels started from this process find the limited "python3" spec first.
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(
+            [str(jupyter), *filter(None, [os.environ.get("JUPYTER_PATH")])]
+        )
+        os.environ["MPLBACKEND"] = "Agg"
+        # The kernels may not touch the course, the gradebooks or other submissions.
+        os.environ[FORBIDDEN_ENV] = json.dumps([*map(str, forbidden), str(self.folder)])
+        # (the kernel's own working folder, autograded/<student>/..., stays open to it)
+
+    @property
+    def db_path(self):
+        return self.folder / coursedir.GRADEBOOK_NAME
+
+    def grade(self, student_id, notebook_text):
+        """Run nbgrader's Autograde on one notebook; ``{grade_id: auto score}``.
+
+        Raises RuntimeError with nbgrader's log when nbgrader could not grade it.
+        """
+        from nbgrader.converters import Autograde
+        from nbgrader.coursedir import CourseDirectory
+
+        name = self.assignment
+        submitted = self.folder / "submitted" / student_id / name
+        shutil.rmtree(submitted, ignore_errors=True)
+        submitted.mkdir(parents=True)
+        (submitted / f"{name}.ipynb").write_text(notebook_text, encoding="utf-8")
+        config = coursedir.nbgrader_config(
+            self.folder,
+            name,
+            db=f"sqlite:///{self.db_path}",
+            **{"CourseDirectory.student_id": student_id, "CourseDirectory.notebook_id": "*"},
+        )
+        config.Autograde.force = True
+        config.Autograde.create_student = True
+        config.Execute.timeout = CELL_TIMEOUT_S
+        config.Execute.allow_errors = True
+        config.Execute.shutdown_kernel = "immediate"  # a graceful shutdown waits seconds
+        if self.warm:
+            config.Autograde.autograde_preprocessors = _warm_preprocessors()
+        app = Autograde(coursedir=CourseDirectory(config=config), config=config)
+        log = io.StringIO()
+        handler = logging.StreamHandler(log)
+        app.log.addHandler(handler)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # SQLAlchemy's autoflush chatter in nbgrader
+                app.start()
+        except BaseException as err:  # nbgrader raises its own exceptions and SystemExit
+            raise RuntimeError(
+                _last_lines(log.getvalue()) or f"{type(err).__name__}: {err}"
+            ) from err
+        finally:
+            app.log.removeHandler(handler)
+        return self.scores(student_id)
+
+    def scores(self, student_id):
+        from nbgrader.api import Gradebook
+
+        name = self.assignment
+        with Gradebook(f"sqlite:///{self.db_path}") as gb:
+            notebook = gb.find_submission_notebook(name, name, student_id)
+            return {grade.name: grade.auto_score for grade in notebook.grades}
+
+
+def _warm_preprocessors():
+    """nbgrader's autograde steps, with kernels forked from a warm template."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
+
+    from dlcourse.grading.warm_kernels import execute_class
+
+    warm = execute_class()
+    steps = Autograde.class_traits()["autograde_preprocessors"].default_args[0]
+    return [warm if step is Execute else step for step in steps]
+
+
+def _last_lines(text, count=6):
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[-count:])

@@ -1,0 +1,64 @@
+"""A Jupyter Python kernel with a memory limit, for nbgrader's in-kernel pass.
+
+nbgrader runs a submission in an ordinary kernel with no memory limit: one
+memory bomb can take the grading machine down. The grading workers point
+Jupyter at a kernel spec (see :func:`write_kernelspec`) whose command is this
+module: it limits the address space (``DLCOURSE_KERNEL_MEMORY_MB``), keeps
+BLAS to one thread (the workers already use every core) and plots off-screen
+(``MPLBACKEND=Agg``), then starts the normal ipykernel.
+"""
+
+import json
+import os
+import resource
+import sys
+from pathlib import Path
+
+MEMORY_ENV = "DLCOURSE_KERNEL_MEMORY_MB"
+DEFAULT_MEMORY_MB = 4096
+QUIET_ENV = {
+    "MPLBACKEND": "Agg",  # nobody looks at the plots while grading
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+}
+
+
+def write_kernelspec(jupyter_dir, memory_mb=DEFAULT_MEMORY_MB):
+    """Write a ``python3`` kernel spec running this module under ``jupyter_dir/kernels/``.
+
+    Put ``jupyter_dir`` first on ``JUPYTER_PATH`` and every kernel Jupyter
+    starts as "python3" (the name the course notebooks ask for) is limited.
+    """
+    folder = Path(jupyter_dir) / "kernels" / "python3"
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [sys.executable, "-m", __name__, "-f", "{connection_file}"],
+        "display_name": "Python 3 (dlcourse grading, limited)",
+        "language": "python",
+        "env": {**QUIET_ENV, MEMORY_ENV: str(int(memory_mb))},
+    }
+    (folder / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    return folder
+
+
+def limit_memory(megabytes):
+    limit = int(megabytes) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def main():
+    limit_memory(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY_MB))
+    # The kernel's own log (not the student's output, which goes to the notebook) would
+    # fill the grading terminal with one warning per student.
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 2)
+    os.close(quiet)
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
+
+
+if __name__ == "__main__":
+    main()

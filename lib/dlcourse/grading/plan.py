@@ -1,0 +1,70 @@
+"""Prepare an assignment for grading: its source, graded cells, checks, secret and no-go paths."""
+
+from pathlib import Path
+
+from dlcourse.course import cells
+from dlcourse.course.paths import find_root
+from dlcourse.grading import coursedir
+from dlcourse.grading.checks import checks_path, load_exercises, match_grade_cells
+from dlcourse.grading.seeds import SECRET_NAME, load_secret
+from dlcourse.grading.student import Assignment
+
+
+def locked_sources(nb):
+    """``{grade_id: source}`` of the instructor's locked code cells (setup, helpers, graded)."""
+    return {
+        cells.grade_id(cell): cell.source
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        and cells.grade_id(cell)
+        and cells.nbgrader_meta(cell).get("locked")
+    }
+
+
+def forbidden_paths(course_dir, secret_file, extra=()):
+    """What the sandbox may not read: the course's own files and everything about grading."""
+    paths = [Path(course_dir), Path(secret_file), *map(Path, extra)]
+    root = find_root()
+    if root is not None:
+        paths += [root / "solutions", root / "autograder", root / "build", root / ".git"]
+    return sorted({str(p.resolve()) for p in paths})
+
+
+def plan_assignment(
+    name, course_dir, secret_file=None, solutions=None, extra_forbidden=(), in_kernel="full"
+):
+    """An :class:`~dlcourse.grading.student.Assignment` ready for the workers.
+
+    Builds and registers the source notebook if needed, and fails early (with
+    a message naming the fix) when the checks do not match the graded cells.
+    """
+    import nbformat
+
+    course_dir = Path(course_dir)
+    source = coursedir.ensure_source(name, course_dir, solutions)
+    text = source.read_text(encoding="utf-8")
+    nb = nbformat.reads(text, as_version=4)
+    graded = [(cells.grade_id(c), float(cells.points(c))) for _, c in cells.grade_cells(nb)]
+    exercises = load_exercises(course_dir, name)
+    match_grade_cells(exercises, [gid for gid, _ in graded], checks_path(course_dir, name))
+    setup = locked_sources(nb)
+    for exercise in exercises.values():
+        unknown = [gid for gid in exercise.setup if gid not in setup]
+        if unknown:
+            raise coursedir.GradingSetupError(
+                f"{exercise.grade_id}: setup cells {', '.join(unknown)} are not locked code "
+                f"cells of {name}"
+            )
+    secret_file = Path(secret_file) if secret_file else course_dir / SECRET_NAME
+    return Assignment(
+        name=name,
+        course_dir=course_dir,
+        source_text=text,
+        graded=graded,
+        setup_sources=setup,
+        secret=load_secret(secret_file),
+        forbidden=forbidden_paths(
+            course_dir, secret_file, [*extra_forbidden, *([solutions] if solutions else [])]
+        ),
+        in_kernel=in_kernel,
+    )

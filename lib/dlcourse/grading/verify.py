@@ -1,0 +1,287 @@
+"""Grade one exercise out of the kernel: the trusted parent's side of the sandbox.
+
+For one student and one :class:`~dlcourse.grading.spec.Exercise` it draws the
+cases from the student's secret seed, computes the expected answers with the
+references (here, never in the sandbox), writes the job for the sandbox,
+runs it through the fork server, reads back only arrays and compares them.
+Whatever goes wrong costs this exercise its points and nothing else.
+"""
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlcourse.grading import sandbox
+
+OUTPUT_CAP_BYTES = 1_000_000
+RESULT_CAP_BYTES = 16_000_000
+_KEY = re.compile(r"^c\d+(/[A-Za-z0-9_.\-]+)*$")
+
+
+@dataclass
+class Verdict:
+    """The out-of-kernel result of one exercise: passed or not, and why, in words."""
+
+    passed: bool
+    diagnosis: str | None = None
+    reason: str | None = None
+
+
+def job_limits(exercise):
+    return {
+        "cpu_s": exercise.timeout_s,
+        "memory_mb": exercise.memory_mb,
+        "file_bytes": max(OUTPUT_CAP_BYTES, RESULT_CAP_BYTES) + 1_000_000,
+    }
+
+
+def wall_limit(exercise):
+    # CPU time is the real limit; the wall clock only catches sleeping or a stuck machine.
+    return 3 * exercise.timeout_s + 10
+
+
+def _split_case(case):
+    arrays, scalars = {}, {}
+    for name, value in case.items():
+        if isinstance(value, bool | int | float | str) or value is None:
+            scalars[name] = value
+        else:
+            arrays[name] = np.asarray(value)
+    return arrays, scalars
+
+
+def write_job(job_dir, exercise, cases, setup, solution, forbidden):
+    """Write what the sandbox needs into ``job_dir`` (a fresh, empty folder)."""
+    arrays, scalars = {}, []
+    for index, case in enumerate(cases):
+        case_arrays, case_scalars = _split_case(case)
+        arrays.update({f"c{index}/{name}": value for name, value in case_arrays.items()})
+        scalars.append(case_scalars)
+    np.savez(job_dir / sandbox.INPUTS_NAME, **arrays)
+    job = {
+        "limits": job_limits(exercise),
+        "scalars": scalars,
+        "setup": setup,
+        "solution": solution,
+        "hidden": list(exercise.hidden),
+        "provided": dict(exercise.provided),
+        "driver": exercise.driver,
+        "call": exercise.call,
+        "forbidden": [str(p) for p in forbidden],
+    }
+    (job_dir / sandbox.JOB_NAME).write_text(json.dumps(job), encoding="utf-8")
+
+
+def flatten(value, path, out):
+    """``{path: array}`` for every array in a nest of dicts, tuples and lists."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            flatten(item, f"{path}/{key}", out)
+    elif isinstance(value, tuple | list):
+        for index, item in enumerate(value):
+            flatten(item, f"{path}/{index}", out)
+    else:
+        out[path] = value
+    return out
+
+
+def _rebuild(node, arrays):
+    """The value the student's ``call`` returned, rebuilt from the skeleton and the arrays."""
+    if not isinstance(node, dict) or len(node) > 2:
+        raise ValueError("malformed result description")
+    if "array" in node:
+        array = arrays[node["array"]]
+        return array.item() if node.get("python") and array.ndim == 0 else array
+    if "dict" in node:
+        return {str(key): _rebuild(item, arrays) for key, item in node["dict"]}
+    if "tuple" in node:
+        return tuple(_rebuild(item, arrays) for item in node["tuple"])
+    if "list" in node:
+        return [_rebuild(item, arrays) for item in node["list"]]
+    raise ValueError("malformed result description")
+
+
+def _leaf_name(exercise, path):
+    inner = path.split("/", 1)[1] if "/" in path else ""
+    names = exercise.names or {}
+    if inner in names:
+        return names[inner]
+    if not inner:
+        return "result"
+    return "result" + "".join(
+        f"[{part}]" if part.isdigit() else f"[{part!r}]" for part in inner.split("/")
+    )
+
+
+def default_compare(exercise, got, expected, case):
+    """diagnose() every expected array against the student's; the first failure, or None."""
+    from dlcourse.diagnose import diagnose
+
+    want = flatten(expected, "c", {})
+    have = flatten(got, "c", {})
+    at = case.get(exercise.kinks) if exercise.kinks else None
+    batch = case.get(exercise.batch_of) if exercise.batch_of else None
+    batch_size = int(np.shape(batch)[0]) if batch is not None and np.ndim(batch) else None
+    for path, expected_value in want.items():
+        name = _leaf_name(exercise, path)
+        if path not in have:
+            return (
+                f"{name} is missing from what was returned: expected {_describe(expected)}, "
+                f"got {_describe(got)}."
+            )
+        # a check may state a plain number; diagnose compares arrays
+        got_value = np.asarray(have[path])
+        expected_value = np.asarray(expected_value)
+        kink = at if at is not None and np.shape(at) == np.shape(expected_value) else None
+        result = diagnose(got_value, expected_value, name=name, at=kink, batch_size=batch_size)
+        if not result.ok:
+            return result.message
+    extra = sorted(set(have) - set(want))
+    if extra:
+        return (
+            f"what was returned has more parts than expected: expected {_describe(expected)}, "
+            f"got {_describe(got)}."
+        )
+    return None
+
+
+def _describe(value):
+    if isinstance(value, dict):
+        return "a dict with keys " + ", ".join(repr(k) for k in value)
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)}"
+    shape = getattr(value, "shape", None)
+    return f"an array of shape {tuple(shape)}" if shape is not None else type(value).__name__
+
+
+def _case_label(case):
+    parts = []
+    for name, value in case.items():
+        if isinstance(value, np.ndarray):
+            parts.append(f"{name} of shape {value.shape} ({value.dtype})")
+        else:
+            parts.append(f"{name}={value!r}")
+    return ", ".join(parts)
+
+
+def _child_failure(outcome, exercise, output_size):
+    if output_size > OUTPUT_CAP_BYTES:  # a flood ends in a kill, a timeout or a write error
+        return f"printed more than {OUTPUT_CAP_BYTES // 1_000_000} MB"
+    if outcome.server_died and not outcome.timed_out:
+        return "the grading process stopped unexpectedly, so nothing could be verified"
+    if outcome.timed_out:
+        return (
+            f"stopped after {wall_limit(exercise):g} s of waiting (a loop that never ends, "
+            f"or a wait)"
+        )
+    if outcome.signal is not None:
+        if outcome.signal in (24,):  # SIGXCPU
+            return f"timed out after {exercise.timeout_s:g} s of CPU (a loop that never ends?)"
+        if outcome.signal == 25:  # SIGXFSZ
+            return f"printed or wrote more than {OUTPUT_CAP_BYTES // 1_000_000} MB"
+        if outcome.signal == 9:
+            return f"was killed: more than {exercise.timeout_s:g} s of CPU or too much memory"
+        return f"the code crashed the Python process (signal {outcome.signal})"
+    if outcome.exit_code == sandbox.EXIT_MEMORY:
+        return f"used more than {exercise.memory_mb} MB"
+    return f"the code ended the process (exit status {outcome.exit_code}) before giving its answers"
+
+
+def _read_note(job_dir):
+    path = job_dir / sandbox.NOTE_NAME
+    if not path.is_file() or path.stat().st_size > 100_000:
+        return None
+    try:
+        note = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return note if isinstance(note, dict) else None
+
+
+def _load_results(job_dir):
+    path = job_dir / sandbox.RESULT_NAME
+    if not path.is_file() or path.stat().st_size > RESULT_CAP_BYTES:
+        raise ValueError("no readable answers came back")
+    arrays = {}
+    with np.load(path, allow_pickle=False) as data:
+        for key in data.files:
+            if not _KEY.match(key):
+                raise ValueError(f"an unexpected entry {key!r} came back")
+            value = data[key]
+            if value.dtype.kind not in "biufc":
+                raise ValueError(f"{key} came back as {value.dtype}, not numbers")
+            arrays[key] = value
+    return arrays
+
+
+def verify(exercise, cases, expected, *, setup, solution, forbidden, server, job_dir):
+    """Run ``exercise`` for one student; return a :class:`Verdict`.
+
+    ``setup`` and ``solution`` are lists of ``(grade_id, source)``;
+    ``expected`` are the trusted answers, one per case.
+    """
+    if job_dir.exists():
+        shutil.rmtree(job_dir)
+    job_dir.mkdir(parents=True)
+    os.chmod(job_dir, 0o700)
+    write_job(job_dir, exercise, cases, setup, solution, forbidden)
+    outcome = server.run(job_dir, wall_limit(exercise))
+    output = job_dir / sandbox.OUTPUT_NAME
+    output_size = output.stat().st_size if output.is_file() else 0
+    note = _read_note(job_dir)
+    if outcome.exit_code != sandbox.EXIT_DONE or outcome.timed_out or outcome.server_died:
+        return Verdict(False, reason=_child_failure(outcome, exercise, output_size))
+    if output_size > OUTPUT_CAP_BYTES:
+        return Verdict(False, reason=f"printed more than {OUTPUT_CAP_BYTES // 1_000_000} MB")
+    if note is None:
+        return Verdict(False, reason="the code ended the process before giving its answers")
+    stage = note.get("stage")
+    error = str(note.get("error", ""))[:2000]
+    if stage == "memory":
+        return Verdict(False, reason=f"used more than {exercise.memory_mb} MB")
+    if stage == "setup":
+        return Verdict(False, reason=f"the instructor's setup cell failed: {error}")
+    if error.startswith("NotImplementedError"):
+        return Verdict(False, reason=f"not done yet: the code still raises {error.rstrip(': ')}")
+    if stage == "solution":
+        return Verdict(False, reason=f"running cell {note.get('cell')} raised {error}")
+    if stage == "call":
+        index = note.get("case")
+        label = (
+            _case_label(cases[index])
+            if isinstance(index, int) and 0 <= index < len(cases)
+            else "a case"
+        )
+        return Verdict(False, reason=f"{exercise.call} raised {error} (for {label})")
+    if stage != "done" or not isinstance(note.get("skeletons"), list):
+        return Verdict(False, reason="the code ended the process before giving its answers")
+    try:
+        arrays = _load_results(job_dir)
+        got = [_rebuild(node, arrays) for node in note["skeletons"]]
+    except (ValueError, KeyError, OSError, TypeError) as err:
+        return Verdict(False, reason=f"the answers could not be read back: {err}")
+    if len(got) != len(cases):
+        return Verdict(False, reason="the answers could not be read back: cases are missing")
+    for case, want, have in zip(cases, expected, got, strict=True):
+        problem = _compare(exercise, have, want, case)
+        if problem:
+            return Verdict(False, diagnosis=f"For {_case_label(case)}: {problem}")
+    return Verdict(True)
+
+
+def _compare(exercise, got, expected, case):
+    if exercise.compare is None:
+        return default_compare(exercise, got, expected, case)
+    try:
+        result = exercise.compare(got, expected, case)
+    except Exception as err:  # the student's answer broke the comparison: a wrong answer
+        return (
+            f"the answer could not be compared with the expected one ({type(err).__name__}: {err})"
+        )
+    if result is None or getattr(result, "ok", False):
+        return None
+    return getattr(result, "message", str(result))
