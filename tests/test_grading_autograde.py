@@ -153,10 +153,11 @@ def graded(tmp_path_factory):
     duplicated["cells"].append(dict(copied))  # a copied cell: same id, same grade_id
     _put(submitted, "s06", json.dumps(duplicated))
 
-    first = _autograde(course, solutions, submitted, out)
+    first = _autograde(course, solutions, submitted, out, "--in-kernel", "full")
     first_csv = (out / "grades.csv").read_text() if (out / "grades.csv").exists() else ""
-    # The second run passes nbgrader only the nbgrader cells: the grades must not change.
-    second = _autograde(course, solutions, submitted, out, "--in-kernel", "graded")
+    # The second run (the default) passes nbgrader only the nbgrader cells: the grades must
+    # not change.
+    second = _autograde(course, solutions, submitted, out)
     return {
         "course": course,
         "out": out,

@@ -1,16 +1,19 @@
 """``dlcourse autograde``: grade submitted notebooks so that the code cannot fool the grade.
 
-For each student, nbgrader's own autograder first runs the notebook in a
-kernel (its score is kept for comparison). Then every graded cell is decided
+For each student, nbgrader's own autograder first runs the notebook's
+nbgrader cells (setup, solutions, checks) in a kernel; its score is kept for
+comparison. Then every graded cell is decided
 again out of the kernel: the student's solution cells run in a fresh,
 resource-limited sandbox with the instructor's setup cells, on inputs drawn
 from a secret per-student seed, with the graded references unreachable;
 only arrays come back and trusted code compares them with the references
 (checks: <course-dir>/checks/ASSIGNMENT.py). The verified score is what
 lands in nbgrader's gradebook (as the cell's manual score) and in the
-results; where the two disagree, the student's record says so. With
---in-kernel graded, nbgrader runs only the notebook's nbgrader cells (setup,
-solutions, checks), skipping the demos and plots: about twice as fast.
+results; where the two disagree, the student's record says so. The demos,
+plots, benchmarks and training runs between the exercises carry no points and
+are not run (chapter 11 would otherwise benchmark every student's machine
+time away); --in-kernel full runs the whole notebook, as plain `nbgrader
+autograde` does, at about 1.5 times the cost.
 
 Submissions (--submitted DIR), either layout:
   DIR/<student_id>/ASSIGNMENT/ASSIGNMENT.ipynb     nbgrader's submitted/ layout
@@ -28,7 +31,7 @@ The per-student seeds come from a secret in <course-dir>/.grading-secret
 Examples:
   dlcourse autograde 02-activations --submitted autograder/submitted --out grades/02
   dlcourse autograde 04-backprop --submitted ~/lms-download --out grades/04 --workers 2
-  dlcourse autograde 02-activations --submitted sub/ --out grades/02 --in-kernel graded
+  dlcourse autograde 02-activations --submitted sub/ --out grades/02 --in-kernel full
 """
 
 import sys
@@ -62,10 +65,10 @@ def add_arguments(parser):
     parser.add_argument(
         "--in-kernel",
         choices=("full", "graded", "none"),
-        default="full",
-        help="nbgrader's in-kernel pass: the whole notebook (default), only its nbgrader "
-        "cells (setup, solutions, checks: skips the demos and plots, about twice as fast), "
-        "or none (records then have in_kernel null)",
+        default="graded",
+        help="nbgrader's in-kernel pass: only the notebook's nbgrader cells (setup, "
+        "solutions, checks; the default), the whole notebook with its demos and plots "
+        "(full), or none (records then have in_kernel null)",
     )
     parser.add_argument(
         "--no-in-kernel",
