@@ -1,84 +1,19 @@
 """Chapter 06: its out-of-kernel checks agree with its solutions and catch wrong ones.
 
-The grading engine runs ``autograder/checks/06-autodiff.py`` in a sandbox; here
-each Exercise is run in-process instead (setup cells, solution cells, driver,
-``call`` per case, compared with ``expected`` by dlcourse.diagnose), once with
-the instructor's solution, which must pass every case, and once with a
-classic mistake swapped in, which must fail at least one. The helpers are
-shared with the chapter 07 tests.
+Each Exercise of ``autograder/checks/06-autodiff.py`` is run in-process
+(chapter_helpers.run_exercise), once with the instructor's solution, which must
+pass every case, and once with a classic mistake swapped in, which must fail at
+least one.
 """
 
-import importlib.util
-
-import numpy as np
 import pytest
 
 pytest.importorskip("jupytext", reason="reading the solutions needs jupytext (extra 'course')")
 
+from chapter_helpers import cell_sources, load_checks, run_exercise  # noqa: E402
 from dlcourse.course import cells  # noqa: E402
 from dlcourse.course.source import read_solution  # noqa: E402
-from dlcourse.diagnose import diagnose  # noqa: E402
 from test_course_samples import ROOT  # noqa: E402
-
-
-def load_checks(chapter):
-    """The EXERCISES of autograder/checks/CHAPTER.py (a file name with a dash: loaded by path)."""
-    path = ROOT / "autograder" / "checks" / f"{chapter}.py"
-    spec = importlib.util.spec_from_file_location(f"checks_{chapter.replace('-', '_')}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.EXERCISES
-
-
-def cell_sources(chapter):
-    """grade_id -> source of every cell of solutions/CHAPTER.py that has one."""
-    nb = read_solution(ROOT / "solutions" / f"{chapter}.py")
-    return {cells.grade_id(c): c.source for c in nb.cells if cells.grade_id(c)}
-
-
-def _flatten(value):
-    if isinstance(value, dict):
-        return [a for k in sorted(value) for a in _flatten(value[k])]
-    if isinstance(value, tuple | list):
-        return [a for v in value for a in _flatten(v)]
-    return [np.asarray(value)]
-
-
-def run_exercise(exercise, sources, replace=None, seed=0):
-    """Failure messages of ``exercise`` run in-process ([] when every case passes).
-
-    replace: {grade_id: source} swapped in for the solution cells (a student's answer).
-    """
-    replace = replace or {}
-    namespace = {}
-    for gid in exercise.setup:
-        exec(sources[gid], namespace)
-    for name, target in exercise.provided.items():
-        module, attribute = target.split(":")
-        namespace[name] = getattr(importlib.import_module(module), attribute)
-    for gid in exercise.solution:
-        exec(replace.get(gid, sources[gid]), namespace)
-    exec(exercise.driver, namespace)
-    failures = []
-    for case in exercise.inputs(np.random.default_rng(seed)):
-        copies = {k: np.copy(v) if isinstance(v, np.ndarray) else v for k, v in case.items()}
-        try:
-            got = eval(exercise.call, {**namespace, **copies})
-        except Exception as err:  # a wrong answer may also crash
-            failures.append(f"{type(err).__name__}: {err}")
-            continue
-        expected = exercise.expected(**case)
-        got_arrays, expected_arrays = _flatten(got), _flatten(expected)
-        if len(got_arrays) != len(expected_arrays):
-            failures.append(f"{len(got_arrays)} arrays, expected {len(expected_arrays)}")
-            continue
-        for g, e in zip(got_arrays, expected_arrays):
-            at = case.get(exercise.kinks) if exercise.kinks else None
-            d = diagnose(g, e, name=exercise.grade_id, at=at)
-            if not d.ok:
-                failures.append(d.message)
-    return failures
-
 
 CHAPTER = "06-autodiff"
 

@@ -13,8 +13,8 @@ pytest.importorskip("nbclient", reason="running notebooks needs nbclient (extra 
 pytest.importorskip("jupytext", reason="reading the solutions needs jupytext (extra 'course')")
 
 import notebook_runs  # noqa: E402
+from chapter_helpers import cell_sources, load_checks, run_exercise  # noqa: E402
 from dlcourse.course.execute import first_error  # noqa: E402
-from test_chapter_06_autodiff import cell_sources, load_checks, run_exercise  # noqa: E402
 
 CHAPTER = "07-framework-gradients"
 ROWS = {  # calculator row -> the module it needs

@@ -19,9 +19,9 @@ pytest.importorskip("nbclient", reason="running notebooks needs nbclient (extra 
 pytest.importorskip("jupytext", reason="reading the solutions needs jupytext (extra 'course')")
 
 import notebook_runs  # noqa: E402
+from chapter_helpers import cell_sources, load_checks, run_exercise  # noqa: E402
 from dlcourse.backends import BACKENDS  # noqa: E402
 from dlcourse.course.execute import first_error, plain  # noqa: E402
-from test_chapter_06_autodiff import cell_sources, load_checks, run_exercise  # noqa: E402
 
 CHAPTER = "08-keras-style"
 INSTALLED = [n for n, extra in BACKENDS.items() if extra is None or importlib.util.find_spec(extra)]

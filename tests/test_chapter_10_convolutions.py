@@ -8,14 +8,13 @@ least two backends with the same losses.
 """
 
 import contextlib
-import importlib.util
 import io
 import re
 
-import numpy as np
 import pytest
 
-import notebook_runs  # noqa: E402
+import notebook_runs
+from chapter_helpers import cell_sources, load_checks, run_exercise
 from dlcourse.course import cells
 from test_course_samples import ROOT
 
@@ -33,44 +32,16 @@ def notebook():
 
 @pytest.fixture(scope="module")
 def checks():
-    path = ROOT / "autograder" / "checks" / f"{CHAPTER}.py"
-    spec = importlib.util.spec_from_file_location("checks_10_convolutions", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_checks(CHAPTER)
 
 
-def cell_source(nb, gid):
-    (source,) = [c.source for c in nb.cells if cells.grade_id(c) == gid]
-    return source
+@pytest.fixture(scope="module")
+def sources():
+    return cell_sources(CHAPTER)
 
 
-def run_exercise(nb, exercise, solutions, seed=0):
-    """Grade ``exercise`` in this process the way the sandbox does; return the failures.
-
-    ``solutions`` maps a solution grade_id to the source to run in its place.
-    """
-    namespace = {}
-    with contextlib.redirect_stdout(io.StringIO()):
-        for gid in exercise.setup:
-            exec(cell_source(nb, gid), namespace)
-        for name, target in exercise.provided.items():
-            module, attribute = target.split(":")
-            namespace[name] = getattr(importlib.import_module(module), attribute)
-        for gid in exercise.solution:
-            exec(solutions.get(gid, cell_source(nb, gid)), namespace)
-        exec(exercise.driver, namespace)
-    failures = []
-    for case in exercise.inputs(np.random.default_rng(seed)):
-        got = eval(exercise.call, namespace, dict(case))
-        verdict = exercise.compare(got, exercise.expected(**case), case)
-        if verdict is not None:
-            failures.append(getattr(verdict, "message", verdict))
-    return failures
-
-
-def mutated(nb, gid, old, new):
-    source = cell_source(nb, gid)
+def mutated(sources, gid, old, new):
+    source = sources[gid]
     assert old in source, f"the solution of {gid} no longer contains {old!r}: update the test"
     return source.replace(old, new)
 
@@ -86,33 +57,33 @@ ZEROES_DOUT = ("    return dx, dw, db", "    dout[...] = 0\n    return dx, dw, d
 
 def test_every_graded_cell_has_an_out_of_kernel_check(notebook, checks):
     graded = [cells.grade_id(c) for _, c in cells.grade_cells(notebook)]
-    assert [e.grade_id for e in checks.EXERCISES] == graded
+    assert [e.grade_id for e in checks] == graded
     solution_ids = {cells.grade_id(c) for c in notebook.cells if cells.is_solution(c)}
-    for exercise in checks.EXERCISES:
+    for exercise in checks:
         assert set(exercise.solution) <= solution_ids
         assert exercise.hidden, f"{exercise.grade_id}: the references must be hidden"
     assert cells.total_points(notebook) == cells.stated_total(notebook) == 10
 
 
-def test_checks_pass_the_solution(notebook, checks):
-    for exercise in checks.EXERCISES:
-        assert run_exercise(notebook, exercise, {}) == [], exercise.grade_id
+def test_checks_pass_the_solution(notebook, sources, checks):
+    for exercise in checks:
+        assert run_exercise(exercise, sources, {}) == [], exercise.grade_id
 
 
-def test_forward_check_fails_a_flipped_kernel(notebook, checks):
-    forward = checks.EXERCISES[0]
-    wrong = {"conv2d_forward": mutated(notebook, "conv2d_forward", *FLIPPED_KERNEL)}
-    failures = run_exercise(notebook, forward, wrong, seed=1)
+def test_forward_check_fails_a_flipped_kernel(notebook, sources, checks):
+    forward = checks[0]
+    wrong = {"conv2d_forward": mutated(sources, "conv2d_forward", *FLIPPED_KERNEL)}
+    failures = run_exercise(forward, sources, wrong, seed=1)
     assert failures and all(re.search(r"\bout differs", m) for m in failures)
 
 
-def test_backward_check_fails_overwritten_gradients_and_a_modified_dout(notebook, checks):
-    backward = checks.EXERCISES[1]
-    overwrite = {"conv2d_backward": mutated(notebook, "conv2d_backward", *OVERWRITE_DX)}
-    failures = run_exercise(notebook, backward, overwrite, seed=2)
+def test_backward_check_fails_overwritten_gradients_and_a_modified_dout(notebook, sources, checks):
+    backward = checks[1]
+    overwrite = {"conv2d_backward": mutated(sources, "conv2d_backward", *OVERWRITE_DX)}
+    failures = run_exercise(backward, sources, overwrite, seed=2)
     assert failures and all(re.search(r"\bdx differs", m) for m in failures)
-    zeroes = {"conv2d_backward": mutated(notebook, "conv2d_backward", *ZEROES_DOUT)}
-    failures = run_exercise(notebook, backward, zeroes, seed=3)
+    zeroes = {"conv2d_backward": mutated(sources, "conv2d_backward", *ZEROES_DOUT)}
+    failures = run_exercise(backward, sources, zeroes, seed=3)
     assert failures and all("changed its input dout in place" in m for m in failures)
 
 
@@ -132,20 +103,20 @@ def run_check_cell(nb, check_id, replace):
     raise AssertionError(f"no cell {check_id}")
 
 
-def test_notebook_names_the_flipped_kernel(notebook):
-    wrong = {"conv2d_forward": mutated(notebook, "conv2d_forward", *FLIPPED_KERNEL)}
+def test_notebook_names_the_flipped_kernel(notebook, sources):
+    wrong = {"conv2d_forward": mutated(sources, "conv2d_forward", *FLIPPED_KERNEL)}
     message = run_check_cell(notebook, "check_conv2d_forward", wrong)
     assert "flipped" in message and "cross-correlation" in message
 
 
-def test_notebook_names_the_overwritten_gradient(notebook):
-    wrong = {"conv2d_backward": mutated(notebook, "conv2d_backward", *OVERWRITE_DX)}
+def test_notebook_names_the_overwritten_gradient(notebook, sources):
+    wrong = {"conv2d_backward": mutated(sources, "conv2d_backward", *OVERWRITE_DX)}
     message = run_check_cell(notebook, "check_conv2d_backward", wrong)
     assert "(+=)" in message and "overlap" in message
 
 
-def test_notebook_names_a_modified_dout(notebook):
-    wrong = {"conv2d_backward": mutated(notebook, "conv2d_backward", *ZEROES_DOUT)}
+def test_notebook_names_a_modified_dout(notebook, sources):
+    wrong = {"conv2d_backward": mutated(sources, "conv2d_backward", *ZEROES_DOUT)}
     message = run_check_cell(notebook, "check_conv2d_backward", wrong)
     assert "dout" in message and "in place" in message
 

@@ -8,14 +8,12 @@ cells name those mistakes, and the FLOP count the chapter teaches is the one
 """
 
 import contextlib
-import importlib.util
 import io
 
-import numpy as np
 import pytest
 
+from chapter_helpers import cell_sources, load_checks, run_exercise
 from dlcourse.course import cells
-from dlcourse.diagnose import diagnose
 from test_course_samples import ROOT
 
 pytest.importorskip("jupytext", reason="reading the solutions needs jupytext (extra 'course')")
@@ -37,37 +35,18 @@ def notebook():
 
 @pytest.fixture(scope="module")
 def checks():
-    path = ROOT / "autograder" / "checks" / f"{CHAPTER}.py"
-    spec = importlib.util.spec_from_file_location("checks_11_speed_and_scale", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_checks(CHAPTER)
 
 
-def cell_source(nb, gid):
-    (source,) = [c.source for c in nb.cells if cells.grade_id(c) == gid]
-    return source
+@pytest.fixture(scope="module")
+def sources():
+    return cell_sources(CHAPTER)
 
 
-def mutated(nb, mistake):
+def mutated(sources, mistake):
     gid, old, new = mistake
-    source = cell_source(nb, gid)
-    assert old in source, f"the solution of {gid} no longer contains {old!r}: update the test"
-    return {gid: source.replace(old, new)}
-
-
-def failing_cases(nb, exercise, solutions, seed=0):
-    """Grade ``exercise`` in this process as the sandbox does; return how many cases fail."""
-    namespace = {}
-    with contextlib.redirect_stdout(io.StringIO()):
-        for gid in (*exercise.setup, *exercise.solution):
-            exec(solutions.get(gid, cell_source(nb, gid)), namespace)
-        exec(exercise.driver, namespace)
-    failed = 0
-    for case in exercise.inputs(np.random.default_rng(seed)):
-        got = eval(exercise.call, namespace, dict(case))
-        failed += not diagnose(np.asarray(got), exercise.expected(**case), name="result").ok
-    return failed
+    assert old in sources[gid], f"the solution of {gid} no longer contains {old!r}: update the test"
+    return {gid: sources[gid].replace(old, new)}
 
 
 def check_cell_message(nb, check_id, solutions):
@@ -87,44 +66,44 @@ def check_cell_message(nb, check_id, solutions):
 
 def test_every_graded_cell_has_an_out_of_kernel_check(notebook, checks):
     graded = [cells.grade_id(c) for _, c in cells.grade_cells(notebook)]
-    assert [e.grade_id for e in checks.EXERCISES] == graded
+    assert [e.grade_id for e in checks] == graded
     assert cells.total_points(notebook) == cells.stated_total(notebook) == 5
 
 
-def test_checks_pass_the_solutions(notebook, checks):
-    for exercise in checks.EXERCISES:
-        assert failing_cases(notebook, exercise, {}) == 0, exercise.grade_id
+def test_checks_pass_the_solutions(notebook, sources, checks):
+    for exercise in checks:
+        assert len(run_exercise(exercise, sources, {})) == 0, exercise.grade_id
 
 
 @pytest.mark.parametrize("mistake", [FORWARD_ONLY, FIRST_INPUT_GRADIENT])
-def test_flops_check_fails_the_classic_mistakes(notebook, checks, mistake):
-    assert failing_cases(notebook, checks.EXERCISES[0], mutated(notebook, mistake), seed=1) > 0
+def test_flops_check_fails_the_classic_mistakes(notebook, sources, checks, mistake):
+    assert len(run_exercise(checks[0], sources, mutated(sources, mistake), seed=1)) > 0
 
 
-def test_ring_check_fails_one_phase_only(notebook, checks):
-    assert failing_cases(notebook, checks.EXERCISES[1], mutated(notebook, ONE_PHASE), seed=2) > 0
+def test_ring_check_fails_one_phase_only(notebook, sources, checks):
+    assert len(run_exercise(checks[1], sources, mutated(sources, ONE_PHASE), seed=2)) > 0
 
 
 @pytest.mark.parametrize(
     ("mistake", "words"),
     [(FORWARD_ONLY, "forward pass only"), (FIRST_INPUT_GRADIENT, "first layer's input gradient")],
 )
-def test_notebook_names_the_flops_mistakes(notebook, mistake, words):
-    message = check_cell_message(notebook, "check_dense_training_flops", mutated(notebook, mistake))
+def test_notebook_names_the_flops_mistakes(notebook, sources, mistake, words):
+    message = check_cell_message(notebook, "check_dense_training_flops", mutated(sources, mistake))
     assert words in message
 
 
-def test_notebook_names_the_missing_phase(notebook):
+def test_notebook_names_the_missing_phase(notebook, sources):
     message = check_cell_message(
-        notebook, "check_ring_allreduce_bytes", mutated(notebook, ONE_PHASE)
+        notebook, "check_ring_allreduce_bytes", mutated(sources, ONE_PHASE)
     )
     assert "two phases" in message
 
 
-def test_the_taught_flop_count_is_the_one_the_benchmark_divides_by(notebook):
+def test_the_taught_flop_count_is_the_one_the_benchmark_divides_by(notebook, sources):
     from dlcourse.bench.networks import MLP_SIZES, NETWORKS, flops_per_step
 
     namespace = {}
-    exec(cell_source(notebook, "dense_training_flops"), namespace)
+    exec(sources["dense_training_flops"], namespace)
     mlp = NETWORKS["mlp"]
     assert namespace["dense_training_flops"](MLP_SIZES, mlp.batch) == flops_per_step("mlp", 128)

@@ -267,13 +267,14 @@ def verify(exercise, cases, expected, *, setup, solution, forbidden, server, job
     if len(got) != len(cases):
         return Verdict(False, reason="the answers could not be read back: cases are missing")
     for case, want, have in zip(cases, expected, got, strict=True):
-        problem = _compare(exercise, have, want, case)
+        problem = compare_answer(exercise, have, want, case)
         if problem:
             return Verdict(False, diagnosis=f"For {_case_label(case)}: {problem}")
     return Verdict(True)
 
 
-def _compare(exercise, got, expected, case):
+def compare_answer(exercise, got, expected, case):
+    """The failure message of one case (None: it passed), by the check's compare or the default."""
     if exercise.compare is None:
         return default_compare(exercise, got, expected, case)
     try:
