@@ -39,8 +39,6 @@
 # check says what is wrong and, usually, how to fix it.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
-import contextlib
-import importlib
 import os
 import time
 
@@ -49,38 +47,10 @@ import numpy as np
 from array_api_compat import array_namespace
 
 from dlcourse.diagnose import diagnose
+from dlcourse.optional import optional_import
 
 # TensorFlow logs from C++ straight to the process's error stream; "3" hides all but fatal ones.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-@contextlib.contextmanager
-def c_stderr_silenced():
-    """Discard what C/C++ code writes to file descriptor 2 (log lines printed before any setting
-    can hide them); Python exceptions are unaffected."""
-    saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def optional_import(module, extra):
-    """Import ``module`` if it is installed; otherwise print how to install it and return None."""
-    try:
-        with c_stderr_silenced():
-            return importlib.import_module(module)
-    except ImportError:
-        print(
-            f'{module} is not installed, so its cells are skipped: pip install "dlcourse[{extra}]"'
-        )
-    except Exception as err:  # installed but broken (a mismatched CUDA or NumPy build, say)
-        print(f"{module} is installed but failed to import ({type(err).__name__}: {err}); skipped.")
-    return None
-
 
 torch = optional_import("torch", "torch")
 tf = optional_import("tensorflow", "tensorflow")

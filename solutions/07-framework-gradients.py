@@ -35,8 +35,6 @@
 # each `raise NotImplementedError()` with your code and run the check cell below it.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
-import contextlib
-import importlib
 import os
 import time
 
@@ -119,36 +117,11 @@ print(f"loss {loss:.6f}; gradient shapes:", {k: v.shape for k, v in by_hand.item
 
 
 # %%
-@contextlib.contextmanager
-def c_stderr_silenced():
-    """Discard what C/C++ code writes to file descriptor 2 while a framework starts."""
-    saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+from dlcourse.optional import optional_import
 
-
-def optional_import(module, extra):
-    """Import ``module`` if it is installed; otherwise print how to install it and return None."""
-    try:
-        with c_stderr_silenced():
-            return importlib.import_module(module)
-    except ImportError:
-        print(
-            f'{module} is not installed, so its rows are skipped: pip install "dlcourse[{extra}]"'
-        )
-    except Exception as err:  # installed but broken (a mismatched CUDA or NumPy build, say)
-        print(f"{module} is installed but failed to import ({type(err).__name__}: {err}); skipped.")
-    return None
-
-
-torch = optional_import("torch", "torch")
-tf = optional_import("tensorflow", "tensorflow")
-jax = optional_import("jax", "jax")
+torch = optional_import("torch", "torch", "its rows are skipped")
+tf = optional_import("tensorflow", "tensorflow", "its rows are skipped")
+jax = optional_import("jax", "jax", "its rows are skipped")
 for framework in (torch, tf, jax):
     if framework is not None:
         print(f"{framework.__name__} {framework.__version__}")
