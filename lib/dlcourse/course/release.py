@@ -42,25 +42,11 @@ def _config(config_file, root, name):
     return config
 
 
-def generate_assignment(source_text, name, workdir, config_file=None):
-    """Release one chapter; return the folder nbgrader wrote it to.
-
-    Args:
-        source_text: the nbgrader source notebook (with solutions), as ``.ipynb`` text.
-        name: the chapter's name, used as assignment and notebook name.
-        workdir: nbgrader's course folder (``source/`` and ``release/`` go there).
-        config_file: an ``nbgrader_config.py`` whose settings apply, or None.
-    """
+def run_generate_assignment(config, name):
+    """Run nbgrader's GenerateAssignment with ``config``; its log (ReleaseError on failure)."""
     from nbgrader.converters import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
 
-    workdir = Path(workdir)
-    source = workdir / "source" / name
-    shutil.rmtree(source, ignore_errors=True)  # nothing but this notebook may be released
-    source.mkdir(parents=True)
-    (source / f"{name}.ipynb").write_text(source_text, encoding="utf-8")
-
-    config = _config(config_file, workdir, name)
     app = GenerateAssignment(coursedir=CourseDirectory(config=config), config=config)
     log = io.StringIO()
     handler = logging.StreamHandler(log)
@@ -73,7 +59,26 @@ def generate_assignment(source_text, name, workdir, config_file=None):
         ) from err
     finally:
         app.log.removeHandler(handler)
+    return log.getvalue()
+
+
+def generate_assignment(source_text, name, workdir, config_file=None):
+    """Release one chapter; return the folder nbgrader wrote it to.
+
+    Args:
+        source_text: the nbgrader source notebook (with solutions), as ``.ipynb`` text.
+        name: the chapter's name, used as assignment and notebook name.
+        workdir: nbgrader's course folder (``source/`` and ``release/`` go there).
+        config_file: an ``nbgrader_config.py`` whose settings apply, or None.
+    """
+    workdir = Path(workdir)
+    source = workdir / "source" / name
+    shutil.rmtree(source, ignore_errors=True)  # nothing but this notebook may be released
+    source.mkdir(parents=True)
+    (source / f"{name}.ipynb").write_text(source_text, encoding="utf-8")
+
+    log = run_generate_assignment(_config(config_file, workdir, name), name)
     release = workdir / "release" / name
     if not (release / f"{name}.ipynb").is_file():
-        raise ReleaseError(f"nbgrader wrote no {name}.ipynb in {release}:\n{log.getvalue()}")
+        raise ReleaseError(f"nbgrader wrote no {name}.ipynb in {release}:\n{log}")
     return release

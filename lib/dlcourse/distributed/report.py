@@ -22,6 +22,7 @@ import numpy as np
 
 __all__ = [
     "REPORT_KEYS",
+    "run_report",
     "save_weights",
     "weights_digest",
     "weights_path_for",
@@ -41,6 +42,43 @@ REPORT_KEYS = (
     "replicas_identical",
     "weights_path",
 )
+
+
+def run_report(
+    engine,
+    nproc,
+    options,
+    *,
+    started,
+    t_train,
+    seconds,
+    losses,
+    steps,
+    scores,
+    digests,
+    weights_path,
+):
+    """The report's keys that every engine fills alike; an engine adds its device keys."""
+    return {
+        "engine": engine,
+        "nproc": nproc,
+        "global_batch": options.batch_size,
+        "epochs": options.epochs,
+        "seconds": seconds,
+        "startup_seconds": t_train - started,
+        "final_loss": float(losses[-1]),
+        "accuracy": float(scores["accuracy"]),
+        "replicas_identical": len(set(digests)) == 1,
+        "weights_path": weights_path,
+        "replica_hashes": digests,
+        "epoch_losses": losses,
+        "steps_per_epoch": steps,
+        "local_batch": options.local_batch,
+        "dtype": options.dtype,
+        "optimizer": options.optimizer,
+        "lr": options.lr,
+        "seed": options.seed,
+    }
 
 
 def weights_digest(weights):

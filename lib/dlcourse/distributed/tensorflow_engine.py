@@ -170,25 +170,20 @@ def _train(tf, strategy, options, folder, started):
     scores = model.evaluate(x_test, y_test, batch_size=256, return_dict=True)
     weights_path = report.weights_path_for(options.json_path)
     report.save_weights(model, weights_path)
-    result = {
-        "engine": "tensorflow",
-        "nproc": options.nproc,
-        "global_batch": options.batch_size,
-        "epochs": options.epochs,
-        "seconds": seconds,
-        "startup_seconds": t_train - started,
-        "final_loss": float(losses[-1]),
-        "accuracy": float(scores["accuracy"]),
-        "replicas_identical": len(set(digests)) == 1,
-        "weights_path": weights_path,
-        "replica_hashes": digests,
-        "epoch_losses": losses,
-        "steps_per_epoch": steps,
-        "local_batch": options.local_batch,
-        "dtype": options.dtype,
-        "optimizer": options.optimizer,
-        "lr": options.lr,
-        "seed": options.seed,
+    result = report.run_report(
+        "tensorflow",
+        options.nproc,
+        options,
+        started=started,
+        t_train=t_train,
+        seconds=seconds,
+        losses=losses,
+        steps=steps,
+        scores=scores,
+        digests=digests,
+        weights_path=weights_path,
+    )
+    result |= {
         "device": ",".join(strategy.extended.worker_devices),
         "threads": tf.config.threading.get_intra_op_parallelism_threads(),
     }

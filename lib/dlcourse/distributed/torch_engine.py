@@ -218,25 +218,20 @@ def _train(options, folder, started, rank, world, device, comm):
     scores = model.evaluate(x_test, y_test, batch_size=256, return_dict=True)
     weights_path = report.weights_path_for(options.json_path)
     report.save_weights(model, weights_path)
-    result = {
-        "engine": "torch",
-        "nproc": world,
-        "global_batch": options.batch_size,
-        "epochs": options.epochs,
-        "seconds": seconds,
-        "startup_seconds": t_train - started,
-        "final_loss": epoch_losses[-1],
-        "accuracy": float(scores["accuracy"]),
-        "replicas_identical": len(set(digests)) == 1,
-        "weights_path": weights_path,
-        "replica_hashes": digests,
-        "epoch_losses": epoch_losses,
-        "steps_per_epoch": steps,
-        "local_batch": options.local_batch,
-        "dtype": options.dtype,
-        "optimizer": options.optimizer,
-        "lr": options.lr,
-        "seed": options.seed,
+    result = report.run_report(
+        "torch",
+        world,
+        options,
+        started=started,
+        t_train=t_train,
+        seconds=seconds,
+        losses=epoch_losses,
+        steps=steps,
+        scores=scores,
+        digests=digests,
+        weights_path=weights_path,
+    )
+    result |= {
         "device": str(device),
         "communication": comm,
         "threads_per_rank": torch.get_num_threads(),

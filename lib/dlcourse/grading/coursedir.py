@@ -12,8 +12,6 @@ records the assignment, its notebook and its graded cells in the gradebook.
 PosixPath('.../autograder/source/02-activations/02-activations.ipynb')
 """
 
-import io
-import logging
 from pathlib import Path
 
 from dlcourse.course.paths import CourseLayoutError, find_root, solution_files
@@ -152,21 +150,12 @@ def ensure_all_sources(course_dir=None, solutions=None):
 
 
 def _generate_assignment(assignment, course_dir):
-    from nbgrader.converters import GenerateAssignment
-    from nbgrader.coursedir import CourseDirectory
+    from dlcourse.course.release import ReleaseError, run_generate_assignment
 
     config = nbgrader_config(course_dir, assignment, **{"CourseDirectory.notebook_id": "*"})
     config.GenerateAssignment.force = True
     config.GenerateAssignment.create_assignment = True
-    app = GenerateAssignment(coursedir=CourseDirectory(config=config), config=config)
-    log = io.StringIO()
-    handler = logging.StreamHandler(log)
-    app.log.addHandler(handler)
     try:
-        app.start()
-    except Exception as err:
-        raise GradingSetupError(
-            f"nbgrader generate_assignment failed for {assignment}: {err}\n{log.getvalue()}"
-        ) from err
-    finally:
-        app.log.removeHandler(handler)
+        run_generate_assignment(config, assignment)
+    except ReleaseError as err:
+        raise GradingSetupError(str(err)) from err
