@@ -10,22 +10,12 @@ accepted there) and square batches and other axes for softmax.
 import numpy as np
 
 from dlcourse import functional as F
+from dlcourse.grading.drivers import CHECKED_CALL
 from dlcourse.grading.spec import Exercise
 
 # Run in the sandbox after the student's cells, and here for the expected answers.
-DRIVER = '''
-def _checked(function, *args):
-    """The function's answer, then every array it received (a backward must not change them)."""
-    def arrays(value):
-        if isinstance(value, dict):
-            return [a for item in value.values() for a in arrays(item)]
-        if isinstance(value, (tuple, list)):
-            return [a for item in value for a in arrays(item)]
-        return [value] if hasattr(value, "shape") else []
-
-    return (function(*args), *arrays(args))
-'''
-exec(DRIVER)  # noqa: S102 -- trusted text above: the same helper on both sides
+DRIVER = CHECKED_CALL
+exec(DRIVER)  # noqa: S102 -- trusted text: the same helper on both sides
 
 SHAPES = [((4, 5), np.float64), ((7,), np.float64), ((2, 3, 4), np.float32), ((3, 3), np.float32)]
 NAMES = {"0": "dx", "1": "dout after your function ran (it must not change it)"}
