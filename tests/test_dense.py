@@ -59,6 +59,30 @@ def test_input_grad_false_skips_dx(rng):
     np.testing.assert_allclose(db, full[2])
 
 
+@pytest.mark.parametrize("to_array", [np.asarray, torch.from_numpy], ids=["numpy", "torch"])
+def test_dw_out_receives_dw(rng, to_array):
+    x, w, b = (
+        to_array(a)
+        for a in (rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2))
+    )
+    _, cache = dense_forward(x, w, b)
+    dout = to_array(rng.standard_normal((4, 2)))
+    buffer = to_array(np.full((3, 2), np.nan))
+    dx, dw, db = dense_backward(dout, cache, dw_out=buffer)
+    fresh = dense_backward(dout, cache)
+    assert dw is buffer
+    np.testing.assert_allclose(np.asarray(buffer), np.asarray(fresh[1]))
+    np.testing.assert_allclose(np.asarray(dx), np.asarray(fresh[0]))
+    np.testing.assert_allclose(np.asarray(db), np.asarray(fresh[2]))
+
+
+def test_dw_out_of_the_wrong_shape_is_refused(rng):
+    x, w, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
+    _, cache = dense_forward(x, w, b)
+    with pytest.raises(ValueError, match=r"dw_out: expected shape \(3, 2\), got \(2, 3\)"):
+        dense_backward(rng.standard_normal((4, 2)), cache, dw_out=np.empty((2, 3)))
+
+
 def test_inputs_not_modified(rng):
     x, w, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
     copies = [a.copy() for a in (x, w, b)]

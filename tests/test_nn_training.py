@@ -258,3 +258,20 @@ def test_nan_in_the_data_is_reported_as_such():
     x[2, 1] = np.nan
     with pytest.raises(NonFiniteLossError, match="input batch itself holds 1 NaN/inf"):
         model.fit(x, np.zeros((4, 2)), verbose=0)
+
+
+def test_manual_backward_reuses_the_kernel_gradient_array_but_hands_out_copies(digits):
+    """Dense writes dL/dkernel into one array (no allocation per step); what
+    loss_and_gradients returns must still survive the next call."""
+    model = classifier("manual")
+    x, y = digits.x_train[:32], digits.y_train[:32]
+    first_loss, first = model.loss_and_gradients(x, y)
+    kept = [np.array(g) for g in first]
+    _, second = model.loss_and_gradients(digits.x_train[32:64], digits.y_train[32:64])
+    for before, after in zip(first, kept):
+        np.testing.assert_array_equal(before, after)  # not overwritten by the second call
+    assert not np.allclose(first[0], second[0])
+    layer = model.layers[0]
+    buffer = layer.grads["kernel"]
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    assert layer.grads["kernel"] is buffer

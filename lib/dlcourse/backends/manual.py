@@ -115,6 +115,11 @@ class ManualBackend(Backend):
             return index
         return self._torch.from_numpy(index).to(self.device)
 
+    def take(self, x, index):
+        if self.array == "numpy":
+            return self._np.take(x, index, axis=0)  # a third faster than x[index]
+        return x[index]
+
     # ---------------------------------------------------------------------- ops
     def _like(self, value, x):
         """A Python number as a 0-d array of x's dtype and device (torch.maximum needs one)."""

@@ -6,6 +6,7 @@ sees (``build``), so ``Dense(64)`` works after any layer.
 
 from dlcourse import functional as F
 from dlcourse import ops
+from dlcourse.functional._common import device, namespace
 from dlcourse.nn.layers._checks import positive_int
 from dlcourse.nn.layers.activations import make_activation
 from dlcourse.nn.layers.base import Layer
@@ -40,6 +41,8 @@ class Dense(Layer):
     use_bias : add a learned bias per output.
 
     Weights: ``kernel`` (inputs, units), Glorot-uniform; ``bias`` (units,), zeros.
+    On the ``manual`` backend, ``backward`` writes dL/dkernel into the same array
+    every time (``grads["kernel"]``): copy it to keep one step's gradient.
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class Dense(Layer):
         self.bias_initializer = bias_initializer
         self.bias = None
         self._cache = None
+        self._kernel_grad = None  # reused by backward, see _kernel_grad_buffer
 
     def build(self, input_shape):
         if len(input_shape) != 2:
@@ -83,11 +87,26 @@ class Dense(Layer):
     def backward(self, dout):
         if self._activation is not None:
             dout = self._activation.backward(dout)
-        dx, dw, db = F.dense_backward(dout, self._cache, input_grad=self.needs_input_grad)
+        dx, dw, db = F.dense_backward(
+            dout, self._cache, input_grad=self.needs_input_grad, dw_out=self._kernel_grad_buffer()
+        )
         self.grads = {"kernel": dw}
         if self.bias is not None:
             self.grads["bias"] = db
         return dx
+
+    def _kernel_grad_buffer(self):
+        """The array dL/dkernel goes into, made again only if the kernel changed shape or kind."""
+        kernel, buffer = self.kernel, self._kernel_grad
+        if (
+            buffer is None
+            or type(buffer) is not type(kernel)
+            or buffer.shape != kernel.shape
+            or buffer.dtype != kernel.dtype
+            or device(buffer) != device(kernel)
+        ):
+            buffer = self._kernel_grad = namespace(kernel).empty_like(kernel)
+        return buffer
 
     def get_config(self):
         return {
