@@ -22,6 +22,8 @@ import numpy as np
 
 __all__ = [
     "REPORT_KEYS",
+    "finish_run",
+    "read_result",
     "run_report",
     "save_weights",
     "weights_digest",
@@ -42,6 +44,7 @@ REPORT_KEYS = (
     "replicas_identical",
     "weights_path",
 )
+RESULT_FILE = "result.json"  # in the run's work folder: how the worker hands its report back
 
 
 def run_report(
@@ -79,6 +82,24 @@ def run_report(
         "lr": options.lr,
         "seed": options.seed,
     }
+
+
+def finish_run(engine, nproc, options, model, test_data, folder, *, extra, **figures):
+    """The worker's last act, alike for every engine: score the model on the test
+    data, save its weights, and leave the report (``run_report``'s keys from
+    ``figures``, then the engine's ``extra`` keys) in ``folder`` for the launcher."""
+    scores = model.evaluate(*test_data, batch_size=256, return_dict=True)
+    weights_path = weights_path_for(options.json_path)
+    save_weights(model, weights_path)
+    result = run_report(engine, nproc, options, scores=scores, weights_path=weights_path, **figures)
+    result |= extra
+    (Path(folder) / RESULT_FILE).write_text(json.dumps(result))
+    return result
+
+
+def read_result(folder):
+    """The report a worker left in ``folder`` with ``finish_run``."""
+    return json.loads((Path(folder) / RESULT_FILE).read_text())
 
 
 def weights_digest(weights):

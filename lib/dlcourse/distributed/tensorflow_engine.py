@@ -30,7 +30,6 @@ Keras (``dlcourse.interop.to_keras`` + ``keras.Model.fit``) would also work,
 but with Keras's optimizers, which differ from the course's in where epsilon goes.
 """
 
-import json
 import os
 import sys
 import time
@@ -40,8 +39,6 @@ from dlcourse.distributed import options as opts
 from dlcourse.distributed import processes, report
 
 __all__ = ["launch", "train_in_this_process"]
-
-_RESULT = "result.json"
 
 
 def launch(options, folder):
@@ -61,7 +58,7 @@ def launch(options, folder):
         folder,
         show_rank0=options.verbose,
     )
-    return json.loads((Path(folder) / _RESULT).read_text())
+    return report.read_result(folder)
 
 
 def _devices(tf, options):
@@ -167,28 +164,24 @@ def _train(tf, strategy, options, folder, started):
         report.weights_digest([strategy.experimental_local_results(w)[i].numpy() for w in params])
         for i in range(options.nproc)
     ]
-    scores = model.evaluate(x_test, y_test, batch_size=256, return_dict=True)
-    weights_path = report.weights_path_for(options.json_path)
-    report.save_weights(model, weights_path)
-    result = report.run_report(
+    return report.finish_run(
         "tensorflow",
         options.nproc,
         options,
+        model,
+        (x_test, y_test),
+        folder,
         started=started,
         t_train=t_train,
         seconds=seconds,
         losses=losses,
         steps=steps,
-        scores=scores,
         digests=digests,
-        weights_path=weights_path,
+        extra={
+            "device": ",".join(strategy.extended.worker_devices),
+            "threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        },
     )
-    result |= {
-        "device": ",".join(strategy.extended.worker_devices),
-        "threads": tf.config.threading.get_intra_op_parallelism_threads(),
-    }
-    (Path(folder) / _RESULT).write_text(json.dumps(result))
-    return result
 
 
 def _worker_main(config_path):

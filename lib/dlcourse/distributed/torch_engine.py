@@ -34,8 +34,6 @@ from dlcourse.distributed import processes, report
 
 __all__ = ["as_module", "launch", "run_rank", "under_torchrun"]
 
-_RESULT = "result.json"
-
 
 def under_torchrun():
     """True when torchrun (or another launcher using its variables) started this process."""
@@ -81,13 +79,7 @@ def launch(options, folder):
         folder,
         show_rank0=options.verbose,
     )
-    return _read_result(folder)
-
-
-def _read_result(folder):
-    import json
-
-    return json.loads((Path(folder) / _RESULT).read_text())
+    return report.read_result(folder)
 
 
 def _threads_per_rank(nproc):
@@ -215,31 +207,25 @@ def _train(options, folder, started, rank, world, device, comm):
     dist.all_gather_object(digests, report.weights_digest(weights))
     if rank != 0:
         return None
-    scores = model.evaluate(x_test, y_test, batch_size=256, return_dict=True)
-    weights_path = report.weights_path_for(options.json_path)
-    report.save_weights(model, weights_path)
-    result = report.run_report(
+    return report.finish_run(
         "torch",
         world,
         options,
+        model,
+        (x_test, y_test),
+        folder,
         started=started,
         t_train=t_train,
         seconds=seconds,
         losses=epoch_losses,
         steps=steps,
-        scores=scores,
         digests=digests,
-        weights_path=weights_path,
+        extra={
+            "device": str(device),
+            "communication": comm,
+            "threads_per_rank": torch.get_num_threads(),
+        },
     )
-    result |= {
-        "device": str(device),
-        "communication": comm,
-        "threads_per_rank": torch.get_num_threads(),
-    }
-    import json
-
-    (Path(folder) / _RESULT).write_text(json.dumps(result))
-    return result
 
 
 def _progress(options, rank, steps):
