@@ -1,5 +1,6 @@
 """What the ``dlcourse train`` tests of both engines share: short runs, processes, weights."""
 
+import json
 import os
 import subprocess
 import sys
@@ -24,6 +25,16 @@ def run_dlcourse(*args, env=None, timeout=180):
         env={**os.environ, **(env or {})},
     )
     return done, time.monotonic() - start
+
+
+def two_worker_report(engine, folder, timeout=180):
+    """A short 2-worker run through the real command line; the JSON report it wrote."""
+    done, _ = run_dlcourse(
+        "train", "--engine", engine, "--nproc", "2", *SHORT, "--quiet", "--json",
+        f"{folder}/r.json", timeout=timeout,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((Path(folder) / "r.json").read_text())
 
 
 def processes_mentioning(text):

@@ -5,9 +5,6 @@ before TensorFlow starts). float64, 2 epochs of 5 steps: "2 replicas == 1
 replica" is checked to 1e-10.
 """
 
-import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,10 +14,10 @@ import pytest
 pytest.importorskip("tensorflow", reason="dlcourse train --engine tensorflow needs TensorFlow")
 
 from distributed_helpers import (  # noqa: E402
-    SHORT,
     SHORT_OPTIONS,
     processes_mentioning,
     saved_weights,
+    two_worker_report,
 )
 from dlcourse.distributed import WorkerFailed, train  # noqa: E402
 from dlcourse.distributed.report import REPORT_KEYS, weights_digest  # noqa: E402
@@ -28,14 +25,7 @@ from dlcourse.distributed.report import REPORT_KEYS, weights_digest  # noqa: E40
 
 @pytest.fixture(scope="module")
 def two_device_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mirrored2")
-    done = subprocess.run(
-        [sys.executable, "-m", "dlcourse", "train", "--engine", "tensorflow", "--nproc", "2",
-         *SHORT, "--quiet", "--json", f"{folder}/r.json"],
-        capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads((folder / "r.json").read_text())
+    return two_worker_report("tensorflow", tmp_path_factory.mktemp("mirrored2"), timeout=240)
 
 
 @pytest.fixture(scope="module")

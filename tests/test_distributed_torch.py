@@ -23,6 +23,7 @@ from distributed_helpers import (  # noqa: E402
     processes_mentioning,
     run_dlcourse,
     saved_weights,
+    two_worker_report,
 )
 from dlcourse.distributed import TrainOptions, train  # noqa: E402
 from dlcourse.distributed.options import build_model, epoch_order, shard  # noqa: E402
@@ -31,20 +32,7 @@ from dlcourse.distributed.report import REPORT_KEYS, weights_digest  # noqa: E40
 
 @pytest.fixture(scope="module")
 def two_process_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ddp2")
-    done, _ = run_dlcourse(
-        "train",
-        "--engine",
-        "torch",
-        "--nproc",
-        "2",
-        *SHORT,
-        "--quiet",
-        "--json",
-        f"{folder}/r.json",
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads((folder / "r.json").read_text())
+    return two_worker_report("torch", tmp_path_factory.mktemp("ddp2"))
 
 
 @pytest.fixture(scope="module")
