@@ -32,6 +32,16 @@ class Runs:
             f"solutions/{chapter}", lambda: read_solution(ROOT / "solutions" / f"{chapter}.py")
         )
 
+    def solution_output(self, chapter):
+        """What the solution notebook printed, after checking that no cell raised."""
+        from dlcourse.course.execute import first_error, plain
+
+        nb, seconds = self.solution(chapter)
+        error = first_error(nb)
+        assert error is None, f"solutions/{chapter}.py raised:\n{plain(str(error))}"
+        print(f"\n{chapter} executed in {seconds:.1f} s")
+        return printed(nb)
+
     def student(self, chapter):
         import nbformat
         import pytest

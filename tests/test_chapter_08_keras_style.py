@@ -18,10 +18,8 @@ import pytest
 pytest.importorskip("nbclient", reason="running notebooks needs nbclient (extra 'course')")
 pytest.importorskip("jupytext", reason="reading the solutions needs jupytext (extra 'course')")
 
-import notebook_runs  # noqa: E402
 from chapter_helpers import cell_sources, load_checks, run_exercise  # noqa: E402
 from dlcourse.backends import BACKENDS  # noqa: E402
-from dlcourse.course.execute import first_error, plain  # noqa: E402
 
 CHAPTER = "08-keras-style"
 INSTALLED = [n for n, extra in BACKENDS.items() if extra is None or importlib.util.find_spec(extra)]
@@ -110,11 +108,7 @@ def test_a_call_written_with_numpy_is_told_to_use_ops(sources):
 @pytest.fixture(scope="module")
 def printed(runs):
     """Everything the solution notebook printed, from the session's one run."""
-    nb, seconds = runs.solution(CHAPTER)
-    error = first_error(nb)
-    assert error is None, plain(str(error))
-    print(f"\n{CHAPTER} executed in {seconds:.1f} s")
-    return notebook_runs.printed(nb)
+    return runs.solution_output(CHAPTER)
 
 
 def test_every_installed_backend_trained_the_same_model(printed):

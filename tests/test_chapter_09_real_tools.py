@@ -18,9 +18,7 @@ import pytest
 pytest.importorskip("nbclient", reason="running notebooks needs nbclient (extra 'course')")
 pytest.importorskip("jupytext", reason="reading the solutions needs jupytext (extra 'course')")
 
-import notebook_runs  # noqa: E402
 from chapter_helpers import cell_sources, load_checks, run_exercise  # noqa: E402
-from dlcourse.course.execute import first_error, plain  # noqa: E402
 
 CHAPTER = "09-real-tools"
 
@@ -98,11 +96,7 @@ def test_a_missing_framework_is_a_message_with_the_install_command(sources):
 @pytest.fixture(scope="module")
 def printed(runs):
     """Everything the solution notebook printed, from the session's one run."""
-    nb, seconds = runs.solution(CHAPTER)
-    error = first_error(nb)
-    assert error is None, plain(str(error))
-    print(f"\n{CHAPTER} executed in {seconds:.1f} s")
-    return notebook_runs.printed(nb)
+    return runs.solution_output(CHAPTER)
 
 
 def test_every_installed_framework_section_ran(printed):
