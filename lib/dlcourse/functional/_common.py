@@ -26,11 +26,10 @@ def namespace(*arrays):
     """The array-API namespace shared by ``arrays`` (``None`` entries are ignored)."""
     # Plain NumPy arrays are the common case; answering it directly keeps a small
     # training step from spending a tenth of its time asking which library it uses.
-    if any(a is not None for a in arrays) and all(
-        type(a) is np.ndarray or a is None for a in arrays
-    ):
+    present = [a for a in arrays if a is not None]
+    if present and all(type(a) is np.ndarray for a in present):
         return _numpy_namespace
-    return array_namespace(*(a for a in arrays if a is not None))
+    return array_namespace(*present)
 
 
 def matmul_into(a, b, out):
