@@ -256,6 +256,64 @@ def test_a_nonfinite_loss_leaves_the_weights_as_they_were():
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_step_on_rows_matches_a_step_on_the_gathered_batch():
+    """step(xs, ys, index) gathers inside the compiled step: the same update as a
+    step on the batch picked beforehand."""
+    x, y = batch("mlp", n=40)
+    index = np.random.default_rng(1).permutation(40)[:16].astype(np.int32)
+    results = []
+    for on_rows in (True, False):
+        model = build("jax", "mlp")
+        backend = model.backend
+        with backends.running(backend):
+            xs, ys = backend.asarray(x, model.dtype), backend.asarray(y)
+            step = model.train_step()
+            if on_rows:
+                value, _ = step(xs, ys, index)
+            else:
+                value, _ = step(backend.take(xs, index), backend.take(ys, index))
+        results.append((float(value), model.get_weights()))
+    (loss_rows, weights_rows), (loss_batch, weights_batch) = results
+    assert loss_rows == loss_batch
+    for a, b in zip(weights_rows, weights_batch):
+        np.testing.assert_array_equal(a, b)
+
+
+class _EveryBatch(Callback):
+    """A batch-end callback: fit must then read each loss at once."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+
+def test_reading_losses_one_step_late_trains_exactly_as_reading_each_at_once():
+    x, y = batch("mlp", n=60)
+    runs = []
+    for callbacks in ([], [_EveryBatch()]):
+        model = build("jax", "mlp")
+        history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=callbacks)
+        runs.append((history.history["loss"], model.get_weights()))
+    (late_loss, late_weights), (now_loss, now_weights) = runs
+    np.testing.assert_allclose(late_loss, now_loss, rtol=1e-12)
+    for a, b in zip(late_weights, now_weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_nonfinite_loss_read_late_leaves_the_weights_of_the_last_good_step():
+    """Batch 2 is NaN; batch 3 was queued before its loss was read. The error names
+    batch 2 and the weights are those after batches 0 and 1 alone."""
+    x, y = batch("mlp", n=32)
+    x[20, 0] = np.nan  # batch 2 of 8 examples
+    reference = build("jax", "mlp")
+    reference.fit(x[:16], y[:16], epochs=1, batch_size=8, shuffle=False, verbose=0)
+    model = build("jax", "mlp")
+    with pytest.raises(NonFiniteLossError) as err:
+        model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    assert (err.value.epoch, err.value.batch) == (0, 2)
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_dropout_in_training_only_and_new_masks_each_step():
     with dlcourse.backend("jax"):
         model = Sequential([Dropout(0.5)], seed=0, input_shape=(1000,))

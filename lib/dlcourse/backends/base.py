@@ -41,6 +41,12 @@ class Backend:
     name = "base"
     #: True when gradients come from the layers' hand-written ``backward`` methods
     needs_backward = False
+    #: True when a train step also takes ``step(xs, ys, index)``: the whole data and
+    #: the rows of one batch, picked inside the step (one compiled call, not three)
+    step_takes_rows = False
+    #: True when a train step returns before its work is done and leaves new,
+    #: immutable weight arrays (JAX): ``fit`` then reads each loss one step late
+    asynchronous_steps = False
 
     def __init__(self, **options):
         self.options = dict(options)
@@ -268,6 +274,8 @@ class Backend:
 
         ``x`` and ``y`` are native arrays (one batch); ``loss`` comes back as a
         Python float or a 0-d array, ``y_pred`` as a native array (for metrics).
+        A backend with ``step_takes_rows`` also accepts ``step(xs, ys, index)``:
+        the whole native data and the NumPy int array of the batch's rows.
         """
         raise self._missing("make_train_step")
 

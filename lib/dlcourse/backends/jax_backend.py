@@ -98,6 +98,8 @@ class JaxBackend(Backend):
     """JAX arrays, jax.value_and_grad and a jit-compiled train step."""
 
     name = "jax"
+    step_takes_rows = True
+    asynchronous_steps = True
 
     def __init__(self, device=None):
         super().__init__(device=device)
@@ -290,10 +292,13 @@ class JaxBackend(Backend):
                 y_pred,
             )
 
-        compiled = jax.jit(train)
+        def train_on_rows(params, opt_state, state, xs, ys, index, lr):
+            return train(params, opt_state, state, xs[index], ys[index], lr)
+
+        compiled, compiled_on_rows = jax.jit(train), jax.jit(train_on_rows)
         opt_state = None
 
-        def step(x, y):
+        def step(x, y, index=None):
             nonlocal opt_state
             # read the layers every time: set_weights between two fits is then seen
             params, state = model.trainable_weights, model.state_variables
@@ -301,9 +306,14 @@ class JaxBackend(Backend):
                 # placed like the weights, so that the first call and the next ones
                 # look alike to jit (an unplaced array would cost a second compilation)
                 opt_state = jax.device_put(init(params), self.device)
-            params, opt_state, state, value, y_pred = compiled(
-                params, opt_state, state, x, y, optimizer.learning_rate
-            )
+            if index is None:
+                out = compiled(params, opt_state, state, x, y, optimizer.learning_rate)
+            else:
+                # the batch is gathered inside the compiled step: one dispatch, not three
+                out = compiled_on_rows(
+                    params, opt_state, state, x, y, index, optimizer.learning_rate
+                )
+            params, opt_state, state, value, y_pred = out
             model.bind(params, state)
             return value, y_pred
 

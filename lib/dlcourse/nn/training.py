@@ -159,35 +159,105 @@ def _train_epoch(model, step, xs, ys, y, batch_size, shuffle, callbacks, epoch):
     backend, metrics = model.backend, model.metrics
     for metric in metrics:
         metric.reset()
-    n = len(y)
-    order = model.shuffle_rng.permutation(n) if shuffle else None
-    order_native = backend.batch_index(order) if shuffle else None
+    batches = _Batches(backend, step, xs, ys, batch_size, model.shuffle_rng if shuffle else None)
+    if backend.asynchronous_steps and not metrics and not callbacks.wants_batch_end:
+        return _logs(_train_epoch_read_late(model, batches, y, callbacks, epoch), metrics)
     total, seen = 0.0, 0
-    for b in range(math.ceil(n / batch_size)):
-        lo, hi = b * batch_size, min(n, (b + 1) * batch_size)
-        if shuffle:
-            index = order_native[lo:hi]
-            xb, yb = backend.take(xs, index), backend.take(ys, index)
-        else:
-            xb, yb = xs[lo:hi], ys[lo:hi]
+    for b in range(len(batches)):
         if callbacks.wants_batch_begin:
             callbacks.on_train_batch_begin(b)
-        value, y_pred = step(xb, yb)
-        value = float(value)
-        rows = order[lo:hi] if shuffle else slice(lo, hi)
-        if not math.isfinite(value):
-            from dlcourse.nn.nonfinite import nonfinite_loss_error
-
-            raise nonfinite_loss_error(model, xb, y[rows], value, epoch, b)
-        total += value * (hi - lo)
-        seen += hi - lo
+        value, y_pred = batches.run(b)
+        total += _weighted_loss(model, batches, b, value, y, epoch)
+        seen += batches.count(b)
         if metrics:
-            predicted = backend.to_numpy(y_pred)
+            predicted, rows = backend.to_numpy(y_pred), batches.rows(b)
             for metric in metrics:
                 metric.update(y[rows], predicted)
         if callbacks.wants_batch_end:
             callbacks.on_train_batch_end(b, _logs(total / seen, metrics))
     return _logs(total / seen, metrics)
+
+
+def _train_epoch_read_late(model, batches, y, callbacks, epoch):
+    """The epoch's mean loss, each step's loss read only after the next step is queued.
+
+    A step of an asynchronous backend (JAX) returns at once and computes in the
+    background; reading its loss waits for it. Read one step late, the loss of
+    step b is awaited while step b + 1 is already queued, so the processor never
+    waits for Python to prepare a step. Used only when nothing looks at a
+    batch's result (no metrics, no batch-end callbacks). The weights from before
+    each step are kept (immutable arrays: no copy), so that after a non-finite
+    loss the model still holds the weights that produced it.
+    """
+    total, pending = 0.0, None
+    for b in range(len(batches)):
+        before = (model.trainable_weights, model.state_variables)
+        if callbacks.wants_batch_begin:
+            callbacks.on_train_batch_begin(b)
+        value = batches.run(b)[0]
+        if pending is not None:
+            total += _weighted_loss(model, batches, *pending, y, epoch, undo=before)
+        pending = (b, value)
+    return (total + _weighted_loss(model, batches, *pending, y, epoch)) / len(y)
+
+
+def _weighted_loss(model, batches, b, value, y, epoch, undo=None):
+    """Batch ``b``'s loss times its size; a NonFiniteLossError if it is NaN or infinite.
+
+    ``undo``: weights to put back first (those of a step queued after batch ``b``).
+    """
+    value = float(value)
+    if not math.isfinite(value):
+        from dlcourse.nn.nonfinite import nonfinite_loss_error
+
+        if undo is not None:
+            model.bind(*undo)
+        x_batch, y_batch = batches.native(b), y[batches.rows(b)]
+        raise nonfinite_loss_error(model, x_batch, y_batch, value, epoch, b)
+    return value * batches.count(b)
+
+
+class _Batches:
+    """The batches of one epoch: their rows, and one train step on each."""
+
+    def __init__(self, backend, step, xs, ys, batch_size, shuffle_rng):
+        self.backend, self.step, self.xs, self.ys = backend, step, xs, ys
+        self.n, self.size = len(xs), batch_size
+        self.order = None if shuffle_rng is None else shuffle_rng.permutation(self.n)
+        self.order_native = None if self.order is None else backend.batch_index(self.order)
+
+    def __len__(self):
+        return math.ceil(self.n / self.size)
+
+    def _bounds(self, b):
+        return b * self.size, min(self.n, (b + 1) * self.size)
+
+    def count(self, b):
+        """How many examples batch ``b`` holds."""
+        lo, hi = self._bounds(b)
+        return hi - lo
+
+    def rows(self, b):
+        """Batch ``b``'s rows of the NumPy data: a slice, or an index array when shuffled."""
+        lo, hi = self._bounds(b)
+        return slice(lo, hi) if self.order is None else self.order[lo:hi]
+
+    def native(self, b):
+        """Batch ``b``'s inputs as a native array."""
+        lo, hi = self._bounds(b)
+        if self.order is None:
+            return self.xs[lo:hi]
+        return self.backend.take(self.xs, self.order_native[lo:hi])
+
+    def run(self, b):
+        """One train step on batch ``b``: ``(loss, y_pred)``."""
+        lo, hi = self._bounds(b)
+        if self.order is None:
+            return self.step(self.xs[lo:hi], self.ys[lo:hi])
+        index = self.order_native[lo:hi]
+        if self.backend.step_takes_rows:
+            return self.step(self.xs, self.ys, index)
+        return self.step(self.backend.take(self.xs, index), self.backend.take(self.ys, index))
 
 
 def _evaluate_native(model, xs, ys, y_numpy, batch_size):
