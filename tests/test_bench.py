@@ -109,6 +109,16 @@ def test_the_plot_is_written(mlp_report, tmp_path):
     assert len(bars) == sum(r["ms_per_step"] is not None for r in mlp_report["results"])
 
 
+def test_a_row_stops_starting_epochs_once_its_time_budget_is_spent():
+    from dlcourse.bench.worker import time_row
+
+    generous = time_row({**spec("manual"), "repeats": 4, "budget_s": 600})
+    spent = time_row({**spec("manual"), "repeats": 4, "budget_s": 0})
+    assert len(generous["ms_per_step_repeats"]) == 4
+    assert len(spent["ms_per_step_repeats"]) == 1  # the first epoch always runs
+    assert spent["ms_per_step"] > 0
+
+
 # --------------------------------------------------------- rows that do not run
 def test_a_missing_library_gives_a_skipped_row_with_the_install_hint():
     # -S leaves out site-packages: dlcourse (from PYTHONPATH) is there, keras is not

@@ -29,7 +29,7 @@ def _backend_options(backend, device):
 
 
 def make_trainer(network, backend, device):
-    """``(run, sync)``: ``run(x, y)`` trains one epoch with ``model.fit``; ``sync()`` waits."""
+    """``(train, sync)``: ``train(x, y, epochs, timer)`` runs one ``model.fit``."""
     import dlcourse
     from dlcourse import nn
 
@@ -40,8 +40,22 @@ def make_trainer(network, backend, device):
         loss=nn.SparseCategoricalCrossentropy(from_logits=True),
     )
 
-    def run(x, y):
-        # fit reads every loss as a Python float, so each step has finished when it returns
-        model.fit(x, y, epochs=1, batch_size=network.batch, verbose=0)
+    class Timing(nn.Callback):
+        # fit has read every loss of an epoch as a number before its epoch ends:
+        # the epoch's steps have all finished by then
+        def __init__(self, timer):
+            super().__init__()
+            self.timer = timer
 
-    return run, lambda: None
+        def on_epoch_begin(self, epoch, logs=None):
+            self.timer.begin()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.timer.end():
+                self.model.stop_training = True
+
+    def train(x, y, epochs, timer):
+        callbacks = [] if timer is None else [Timing(timer)]
+        model.fit(x, y, epochs=epochs, batch_size=network.batch, verbose=0, callbacks=callbacks)
+
+    return train, lambda: None

@@ -42,7 +42,7 @@ def keras_model(network):
 
 
 def make_trainer(network, device):
-    """``(run, sync)``: ``run(x, y)`` trains one epoch with ``model.fit``."""
+    """``(train, sync)``: ``train(x, y, epochs, timer)`` runs one ``model.fit``."""
     import keras
 
     if device == "cuda" and keras.backend.backend() in ("jax", "tensorflow"):
@@ -53,10 +53,24 @@ def make_trainer(network, device):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
 
-    def run(x, y):
-        model.fit(x, y, epochs=1, batch_size=network.batch, verbose=0)
+    class Timing(keras.callbacks.Callback):
+        def __init__(self, timer):
+            super().__init__()
+            self.timer = timer
 
-    return run, lambda: None  # fit returns its logs as numbers: the work is done
+        def on_epoch_begin(self, epoch, logs=None):
+            self.timer.begin()
+
+        def on_epoch_end(self, epoch, logs=None):
+            float(logs["loss"])  # the epoch's last step has finished once its loss is a number
+            if self.timer.end():
+                self.model.stop_training = True
+
+    def train(x, y, epochs, timer):
+        callbacks = [] if timer is None else [Timing(timer)]
+        model.fit(x, y, epochs=epochs, batch_size=network.batch, verbose=0, callbacks=callbacks)
+
+    return train, lambda: None
 
 
 def _require_gpu(library):

@@ -58,29 +58,30 @@ def torch_model(network):
 
 
 def make_trainer(network, device):
-    """``(run, sync)``: ``run(x, y)`` trains one epoch; ``sync()`` waits for the GPU."""
+    """``(train, sync)``: ``train(x, y, epochs, timer)`` runs the loop; ``sync()`` waits (GPU)."""
     import torch
 
     model = torch_model(network).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
     loss_fn = torch.nn.CrossEntropyLoss()
     batch = network.batch
-    converted = {}  # the data go to the device once, as fit does with its arrays
 
-    def run(x, y):
-        key = id(x)
-        if key not in converted:
-            converted.clear()
-            converted[key] = (torch.from_numpy(x).to(device), torch.from_numpy(y).to(device))
-        xs, ys = converted[key]
-        order = torch.randperm(len(xs), device=device)
-        for lo in range(0, len(xs), batch):
-            index = order[lo : lo + batch]
-            optimizer.zero_grad()
-            loss = loss_fn(model(xs[index]), ys[index])
-            loss.backward()
-            optimizer.step()
-            loss.item()
+    def train(x, y, epochs, timer):
+        # the data go to the device once, as fit does with its arrays
+        xs, ys = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+        for _ in range(epochs):
+            if timer is not None:
+                timer.begin()
+            order = torch.randperm(len(xs), device=device)
+            for lo in range(0, len(xs), batch):
+                index = order[lo : lo + batch]
+                optimizer.zero_grad()
+                loss = loss_fn(model(xs[index]), ys[index])
+                loss.backward()
+                optimizer.step()
+                loss.item()
+            if timer is not None and timer.end():
+                break
 
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    return run, sync
+    return train, sync

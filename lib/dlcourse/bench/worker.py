@@ -3,9 +3,10 @@
 ``SPEC`` is a JSON object: network, impl name, steps, warmup, repeats,
 threads, device. The process limits its threads before anything else,
 builds the network, trains ``warmup`` steps (compilation and first-call costs
-happen there), then times ``repeats`` epochs of ``steps`` steps each (fewer
-when the timed runs pass ``ROW_BUDGET_S`` seconds, on a very slow or busy
-machine: ``ms_per_step_repeats`` shows how many ran). Its last
+happen there), then trains ``repeats`` epochs of ``steps`` steps each in one
+call, timing each epoch from inside it (``epoch_timer``); fewer epochs run
+when the timed ones pass ``ROW_BUDGET_S`` seconds, on a very slow or busy
+machine: ``ms_per_step_repeats`` shows how many ran. Its last
 line of output is a JSON object: the median time per step and every
 repeat's, the threads it really got, or ``skipped`` with the reason.
 """
@@ -13,9 +14,9 @@ repeat's, the threads it really got, or ``skipped`` with the reason.
 import json
 import statistics
 import sys
-import time
 
 from dlcourse.bench import threads as thread_control
+from dlcourse.bench.epoch_timer import EpochTimer
 from dlcourse.bench.errors import Unsupported
 from dlcourse.bench.impls import IMPLS, missing_packages
 from dlcourse.bench.networks import get_network, make_data
@@ -48,20 +49,14 @@ def time_row(spec):
     if reason:
         raise Unsupported(reason)
     thread_control.apply_in_child(threads, impl.library)
-    run, sync = _trainer(impl, network, device)
+    train, sync = _trainer(impl, network, device)
     keras_layout = impl.impl == "keras"
     x, y = make_data(network, spec["steps"], seed=0, channels_last=keras_layout)
     if spec["warmup"]:
-        run(*make_data(network, spec["warmup"], seed=1, channels_last=keras_layout))
-    per_step, budget_end = [], time.perf_counter() + spec.get("budget_s", ROW_BUDGET_S)
-    for _ in range(spec["repeats"]):
-        if per_step and time.perf_counter() > budget_end:
-            break  # a machine this slow gets fewer repeats rather than a run without end
-        sync()
-        start = time.perf_counter()
-        run(x, y)
-        sync()
-        per_step.append((time.perf_counter() - start) / spec["steps"])
+        train(*make_data(network, spec["warmup"], seed=1, channels_last=keras_layout), 1, None)
+    timer = EpochTimer(sync, spec.get("budget_s", ROW_BUDGET_S))
+    train(x, y, spec["repeats"], timer)
+    per_step = [seconds / spec["steps"] for seconds in timer.seconds]
     return {
         "ms_per_step": 1e3 * statistics.median(per_step),
         "ms_per_step_repeats": [round(1e3 * t, 4) for t in per_step],
