@@ -9,7 +9,7 @@ plain PyTorch loop converts its data once: ms per step is the cost of steps.
 
 import time
 
-__all__ = ["EpochTimer"]
+__all__ = ["EpochTimer", "timing_callback"]
 
 
 class EpochTimer:
@@ -32,3 +32,23 @@ class EpochTimer:
         self.sync()
         self.seconds.append(time.perf_counter() - self._start)
         return sum(self.seconds) > self.budget_s
+
+
+def timing_callback(base, timer, settle=None):
+    """A callback of the class ``base`` (dlcourse's or Keras's) that times each epoch.
+
+    ``settle(logs)``, when given, runs at each epoch's end before the clock is read:
+    it waits for work still queued. The training stops once ``timer`` says so.
+    """
+
+    class Timing(base):
+        def on_epoch_begin(self, epoch, logs=None):
+            timer.begin()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if settle is not None:
+                settle(logs)
+            if timer.end():
+                self.model.stop_training = True
+
+    return Timing()

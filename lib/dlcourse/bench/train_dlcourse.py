@@ -1,5 +1,6 @@
 """The dlcourse rows: ``Sequential.fit`` of ``dlcourse.nn`` on one of its backends."""
 
+from dlcourse.bench.epoch_timer import timing_callback
 from dlcourse.bench.networks import CNN_FILTERS, CNN_KERNEL, LEARNING_RATE, MLP_SIZES
 
 __all__ = ["make_trainer"]
@@ -40,22 +41,10 @@ def make_trainer(network, backend, device):
         loss=nn.SparseCategoricalCrossentropy(from_logits=True),
     )
 
-    class Timing(nn.Callback):
-        # fit has read every loss of an epoch as a number before its epoch ends:
-        # the epoch's steps have all finished by then
-        def __init__(self, timer):
-            super().__init__()
-            self.timer = timer
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.timer.begin()
-
-        def on_epoch_end(self, epoch, logs=None):
-            if self.timer.end():
-                self.model.stop_training = True
-
     def train(x, y, epochs, timer):
-        callbacks = [] if timer is None else [Timing(timer)]
+        # fit reads every loss of an epoch as a number before the epoch ends, so its
+        # steps have all finished when the timer reads the clock
+        callbacks = [] if timer is None else [timing_callback(nn.Callback, timer)]
         model.fit(x, y, epochs=epochs, batch_size=network.batch, verbose=0, callbacks=callbacks)
 
     return train, lambda: None

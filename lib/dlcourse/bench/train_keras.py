@@ -4,6 +4,7 @@ Images are channels-last here, (batch, 28, 28, 1), Keras's default layout; the
 row's worker makes its data that way.
 """
 
+from dlcourse.bench.epoch_timer import timing_callback
 from dlcourse.bench.networks import (
     CNN_FILTERS,
     CNN_KERNEL,
@@ -53,21 +54,13 @@ def make_trainer(network, device):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
 
-    class Timing(keras.callbacks.Callback):
-        def __init__(self, timer):
-            super().__init__()
-            self.timer = timer
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.timer.begin()
-
-        def on_epoch_end(self, epoch, logs=None):
-            float(logs["loss"])  # the epoch's last step has finished once its loss is a number
-            if self.timer.end():
-                self.model.stop_training = True
+    def settle(logs):
+        float(logs["loss"])  # the epoch's last step has finished once its loss is a number
 
     def train(x, y, epochs, timer):
-        callbacks = [] if timer is None else [Timing(timer)]
+        callbacks = (
+            [] if timer is None else [timing_callback(keras.callbacks.Callback, timer, settle)]
+        )
         model.fit(x, y, epochs=epochs, batch_size=network.batch, verbose=0, callbacks=callbacks)
 
     return train, lambda: None
