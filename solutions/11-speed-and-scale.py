@@ -277,7 +277,7 @@ print(f"everything else:     {1e3 * (step_s - matmul_s):6.2f} ms  ({1 - matmul_s
 
 # %% [markdown]
 # The matrix products do nearly all the FLOPs, yet "everything else" takes a visible share of
-# the time. Two reasons:
+# the time. Three reasons:
 #
 # * **Memory-bound work.** ReLU, its backward, the softmax and the update do one or two
 #   operations per number they read and write. A matrix product of $n \times n$ matrices does
@@ -425,7 +425,38 @@ for row in report["results"]:
 #   even more, since the matmuls got so much faster.
 # * **Data must get there.** Copies between the CPU's and the GPU's memory cross PCIe, which
 #   is slower than either memory: keep the data and the model on the GPU.
+# * **Waiting for a result stops the queue.** PyTorch on a GPU, and JAX everywhere, run
+#   *asynchronously*: a call queues its work and returns at once, and Python goes on to
+#   queue the next one while the device computes. Turning a result into a Python number
+#   (`float(loss)`, `.item()`, printing it) waits until everything queued before it is done;
+#   after that wait the device sits idle until Python has queued the next step. One such
+#   read every step puts Python's own time back between the device's steps. That is why
+#   `fit` on the `jax` backend reads each step's loss only once the next step is queued (when
+#   no metric or callback needs a batch's result at once), and why training loops log every
+#   few hundred steps, not every step.
 #
+# You can see the queue with JAX on this CPU: the call returns long before the product is
+# computed.
+
+# %%
+try:
+    import jax
+    import jax.numpy as jnp
+except ImportError:
+    print("JAX is not installed here: `pip install jax` to run this cell.")
+else:
+    square = jax.jit(lambda a: a @ a)
+    a = jnp.ones((2048, 2048), jnp.float32)
+    square(a).block_until_ready()  # compile once, outside the timing
+    start = time.perf_counter()
+    queued = square(a)
+    returned_s = time.perf_counter() - start
+    queued.block_until_ready()
+    finished_s = time.perf_counter() - start
+    print(f"the call returned after {1e3 * returned_s:7.3f} ms")
+    print(f"the result was ready after {1e3 * finished_s:7.3f} ms")
+
+# %% [markdown]
 # The benchmark measures GPU rows with `dlcourse bench --device cuda` on a machine that has
 # one. Figures from such runs are committed to the course as data files
 # (`dlcourse/data/bench_*.json`), each labelled with the machine it ran on; this cell shows

@@ -4,11 +4,13 @@ The generic notebook tests run the chapter (the benchmark and the data-parallel
 runs included); here, cheaply, without a kernel: the out-of-kernel checks pass
 the instructor's solutions and fail the classic mistakes, the notebook's check
 cells name those mistakes, and the FLOP count the chapter teaches is the one
-``dlcourse bench`` divides by.
+``dlcourse bench`` divides by. One test reads the executed notebook: its JAX
+call returns before its result is ready.
 """
 
 import contextlib
 import io
+import re
 
 import pytest
 
@@ -107,3 +109,15 @@ def test_the_taught_flop_count_is_the_one_the_benchmark_divides_by(notebook, sou
     exec(sources["dense_training_flops"], namespace)
     mlp = NETWORKS["mlp"]
     assert namespace["dense_training_flops"](MLP_SIZES, mlp.batch) == flops_per_step("mlp", 128)
+
+
+def test_executed_notebook_shows_a_jax_call_returning_before_its_result(runs):
+    pytest.importorskip("nbclient", reason="running notebooks needs nbclient (extra 'course')")
+    pytest.importorskip("jax", reason="the asynchronous-dispatch cell needs JAX (extra 'jax')")
+
+    text = runs.solution_output(CHAPTER)
+    returned = re.search(r"^the call returned after +([0-9.]+) ms$", text, re.M)
+    finished = re.search(r"^the result was ready after +([0-9.]+) ms$", text, re.M)
+    assert returned and finished, f"the asynchronous-dispatch cell printed no times:\n{text}"
+    # queueing takes well under a millisecond, the 2048^3 product tens of milliseconds
+    assert float(returned.group(1)) < float(finished.group(1)) / 5, (returned[0], finished[0])
