@@ -1,24 +1,26 @@
 """One training step of the MLP 784-256-128-10 (batch 128, float32, SGD): by hand vs PyTorch.
 
-Three implementations: ``dlcourse.functional`` as a student writes it, a bare
+Four implementations: ``dlcourse.functional`` as a student writes it, a bare
 NumPy step (no checks, every update in place, gradients written into arrays
 kept from step to step: about as fast as NumPy goes, a floor for any NumPy
-code), and PyTorch. Each line also gives the share of the matmul peak measured
-with the same threads (``dlcourse.bench.peak``).
+code), PyTorch, and the step as one compiled JAX function (the floor for the
+jax backend; left out when JAX is not installed). Each line also gives the
+share of the matmul peak measured with the same threads (``dlcourse.bench.peak``).
 
-Each implementation runs in its own fresh process, the two alternating round
-after round, so that both see the same machine state; the figure for each is
-the median over rounds of the median step time within a round.
+Each implementation runs in its own fresh process, all of them alternating
+round after round, so that all see the same machine state; the figure for each
+is the median over rounds of the median step time within a round.
 
     python benchmarks/mlp_step.py                 # default threads, 7 rounds
     python benchmarks/mlp_step.py --threads 1     # one BLAS / torch thread each
     python benchmarks/mlp_step.py --json out.json
 
-Both workers get the same thread settings through the environment, set
-before NumPy or PyTorch start their thread pools.
+Every worker gets the same thread settings through the environment, set
+before NumPy, PyTorch or JAX start their thread pools.
 """
 
 import argparse
+import importlib.util
 import json
 import statistics
 import time
@@ -141,10 +143,56 @@ def torch_step():
     return step
 
 
+def jax_step():
+    """The same step as one compiled JAX function: loss, gradients and update fused by XLA.
+
+    Nothing of dlcourse in it, so it is the floor for the jax backend as the bare
+    NumPy step is for the manual one. Each call queues a step, then reads the
+    loss of the step before (``float`` waits for it), as ``fit`` on the jax
+    backend does: the processor never waits for Python, and in a steady run each
+    call takes one step's time.
+    """
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    params = []
+    for fan_in, fan_out in zip(SIZES, SIZES[1:]):
+        w = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
+        params += [jnp.asarray(w, jnp.float32), jnp.zeros(fan_out, jnp.float32)]
+    x, y = (jnp.asarray(a) for a in batch())
+
+    def loss_of(params, x, y):
+        h = x
+        for i in range(0, len(params), 2):
+            h = h @ params[i] + params[i + 1]
+            if i + 2 < len(params):
+                h = jax.nn.relu(h)
+        picked = jnp.take_along_axis(jax.nn.log_softmax(h), y[:, None], axis=1)
+        return -jnp.mean(picked)
+
+    @jax.jit  # the batch as an argument: baked in as a constant, it ran 10% slower here
+    def update(params, x, y):
+        loss, grads = jax.value_and_grad(loss_of)(params, x, y)
+        return [p - LR * g for p, g in zip(params, grads)], loss
+
+    previous = None
+
+    def step():
+        nonlocal params, previous
+        params, loss = update(params, x, y)
+        read, previous = previous, loss
+        return None if read is None else float(read)
+
+    return step
+
+
 IMPLEMENTATIONS = {
     "hand-written": hand_written_step,
     "bare-numpy": bare_numpy_step,
     "torch": torch_step,
+    "jax": jax_step,
 }
 
 
@@ -173,9 +221,8 @@ def main():
         return
     options = ["--steps", str(args.steps)]
     env = thread_env(args.threads)
-    per_round = alternate(
-        IMPLEMENTATIONS, lambda name: run_worker(__file__, name, options, env), args.rounds
-    )
+    names = [n for n in IMPLEMENTATIONS if n != "jax" or importlib.util.find_spec("jax")]
+    per_round = alternate(names, lambda name: run_worker(__file__, name, options, env), args.rounds)
     result = medians(per_round)
     threads = args.threads or "default"
     from dlcourse.bench import measure_peak_gflops
