@@ -11,7 +11,7 @@ import statistics
 import subprocess
 import sys
 
-from dlcourse.bench.threads import child_env
+from dlcourse.bench.threads import apply_in_child, child_env
 
 
 def thread_env(threads):
@@ -22,10 +22,20 @@ def thread_env(threads):
     return child_env(threads)
 
 
-def run_worker(script, name, options, env):
-    """Run ``script --worker NAME OPTIONS...`` in a fresh interpreter; the JSON it printed last."""
+def run_worker(script, name, options, env, threads=0):
+    """Run ``script --worker NAME OPTIONS...`` in a fresh interpreter; the JSON it printed last.
+
+    ``threads``: the CPUs the worker may run on, as in ``dlcourse bench``. The
+    environment alone does not hold XLA's thread pool to one thread.
+    """
     command = [sys.executable, script, "--worker", name, *options]
-    out = subprocess.run(command, env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        command,
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=(lambda: apply_in_child(threads, None)) if threads else None,
+    )
     if out.returncode:
         sys.exit(f"the {name} worker failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -110,7 +110,9 @@ def main():
     options = ["--steps", str(args.steps)]
     env = thread_env(args.threads)
     per_round = alternate(
-        IMPLEMENTATIONS, lambda name: run_worker(__file__, name, options, env), args.rounds
+        IMPLEMENTATIONS,
+        lambda name: run_worker(__file__, name, options, env, args.threads),
+        args.rounds,
     )
     result = medians(per_round)
     threads = args.threads or "default"

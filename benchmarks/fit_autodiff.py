@@ -80,7 +80,9 @@ def main(backends=("manual", "autodiff"), target="autodiff <= 2x manual"):
     options = ["--steps", str(args.steps), "--epochs", str(args.epochs)]
     env = thread_env(args.threads)
     rounds = alternate(
-        args.backends, lambda spec: run_worker(__file__, spec, options, env), args.rounds
+        args.backends,
+        lambda spec: run_worker(__file__, spec, options, env, args.threads),
+        args.rounds,
     )
     ms, first = medians(rounds), medians(rounds, "first_s")
     reference = args.backends[0]

@@ -104,7 +104,9 @@ def main():
     options = ["--steps", str(args.steps), "--epochs", str(args.epochs)]
     per_round = alternate(
         names,
-        lambda name: run_worker(__file__, name, options, worker_env(name, args.threads)),
+        lambda name: run_worker(
+            __file__, name, options, worker_env(name, args.threads), args.threads
+        ),
         args.rounds,
     )
     result = medians(per_round)

@@ -126,7 +126,9 @@ def main():
     options += ["--verbose"] if args.verbose else []
     env = thread_env(args.threads)
     per_round = alternate(
-        IMPLEMENTATIONS, lambda name: run_worker(__file__, name, options, env), args.rounds
+        IMPLEMENTATIONS,
+        lambda name: run_worker(__file__, name, options, env, args.threads),
+        args.rounds,
     )
     result = medians(per_round)
     threads = args.threads or "default"

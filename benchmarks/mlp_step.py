@@ -222,7 +222,9 @@ def main():
     options = ["--steps", str(args.steps)]
     env = thread_env(args.threads)
     names = [n for n in IMPLEMENTATIONS if n != "jax" or importlib.util.find_spec("jax")]
-    per_round = alternate(names, lambda name: run_worker(__file__, name, options, env), args.rounds)
+    per_round = alternate(
+        names, lambda name: run_worker(__file__, name, options, env, args.threads), args.rounds
+    )
     result = medians(per_round)
     threads = args.threads or "default"
     from dlcourse.bench import measure_peak_gflops

@@ -1,0 +1,60 @@
+"""The scripts in benchmarks/: their workers really get the threads asked for, and the
+floor steps of ``mlp_step.py`` compute the same training as dlcourse.functional.
+
+A floor that trained a different network, or ran on more cores than its
+row says, would make every comparison with it wrong.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from test_course_samples import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import alternating  # noqa: E402 -- found through benchmarks/ on sys.path
+import mlp_step  # noqa: E402
+
+AFFINITY_WORKER = """
+import json, os
+print(json.dumps({"cpus": len(os.sched_getaffinity(0))}))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity is Linux-only")
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs at least 2 CPUs to limit")
+def test_a_worker_runs_on_as_many_cpus_as_threads_asked(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(AFFINITY_WORKER)
+    env = alternating.thread_env(1)
+    assert alternating.run_worker(str(script), "any", [], env, threads=1) == {"cpus": 1}
+    everything = alternating.run_worker(str(script), "any", [], alternating.thread_env(0))
+    assert everything == {"cpus": len(os.sched_getaffinity(0))}
+
+
+def _losses(name, steps):
+    step = mlp_step.IMPLEMENTATIONS[name]()
+    return [step() for _ in range(steps)]
+
+
+def test_bare_numpy_floor_trains_like_the_hand_written_step():
+    hand, bare = _losses("hand-written", 5), _losses("bare-numpy", 5)
+    np.testing.assert_allclose(np.array(bare, float), np.array(hand, float), rtol=1e-4)
+    assert hand[-1] < hand[0]  # it trains: the same batch, five SGD steps
+
+
+def test_jax_floor_trains_like_the_hand_written_step_one_loss_late():
+    pytest.importorskip("jax", reason="the JAX floor needs JAX (extra 'jax')")
+    hand, late = _losses("hand-written", 5), _losses("jax", 6)
+    assert late[0] is None  # nothing to read before the second step
+    np.testing.assert_allclose(np.array(late[1:], float), np.array(hand, float), rtol=1e-4)
+
+
+def test_the_json_a_worker_prints_last_is_what_run_worker_returns(tmp_path):
+    script = tmp_path / "chatty.py"
+    script.write_text(f"print('warming up')\nprint({json.dumps(json.dumps({'ms': 1.5}))})\n")
+    assert alternating.run_worker(str(script), "any", [], dict(os.environ)) == {"ms": 1.5}
