@@ -7,11 +7,13 @@ makes slow drifts in machine load hit every side alike.
 """
 
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
 
-from dlcourse.bench.threads import apply_in_child, child_env
+from dlcourse.bench.threads import child_env
 
 
 def thread_env(threads):
@@ -25,20 +27,29 @@ def thread_env(threads):
 def run_worker(script, name, options, env, threads=0):
     """Run ``script --worker NAME OPTIONS...`` in a fresh interpreter; the JSON it printed last.
 
-    ``threads``: the CPUs the worker may run on, as in ``dlcourse bench``. The
-    environment alone does not hold XLA's thread pool to one thread.
+    ``threads``: the worker runs on that many CPUs (``taskset``), as a row of
+    ``dlcourse bench`` does; the environment alone does not hold XLA's thread
+    pool to one thread.
     """
-    command = [sys.executable, script, "--worker", name, *options]
-    out = subprocess.run(
-        command,
-        env=env,
-        capture_output=True,
-        text=True,
-        preexec_fn=(lambda: apply_in_child(threads, None)) if threads else None,
-    )
+    command = [*pin_to_cpus(threads), sys.executable, script, "--worker", name, *options]
+    out = subprocess.run(command, env=env, capture_output=True, text=True)
     if out.returncode:
         sys.exit(f"the {name} worker failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def pin_to_cpus(threads):
+    """The ``taskset`` prefix running a command on the first ``threads`` CPUs this process may use.
+
+    Empty for 0 (no limit), or where there is no ``taskset`` (then a note says so).
+    """
+    if not threads:
+        return []
+    if not (hasattr(os, "sched_getaffinity") and shutil.which("taskset")):
+        print("note: no taskset here, so workers are not pinned to CPUs", file=sys.stderr)
+        return []
+    cpus = sorted(os.sched_getaffinity(0))[:threads]
+    return ["taskset", "--cpu-list", ",".join(map(str, cpus))]
 
 
 def alternate(names, run_one, rounds):

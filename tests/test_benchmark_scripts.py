@@ -7,6 +7,7 @@ row says, would make every comparison with it wrong.
 
 import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -26,6 +27,7 @@ print(json.dumps({"cpus": len(os.sched_getaffinity(0))}))
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity is Linux-only")
+@pytest.mark.skipif(not shutil.which("taskset"), reason="needs util-linux's taskset")
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs at least 2 CPUs to limit")
 def test_a_worker_runs_on_as_many_cpus_as_threads_asked(tmp_path):
     script = tmp_path / "worker.py"
