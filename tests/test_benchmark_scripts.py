@@ -26,16 +26,18 @@ print(json.dumps({"cpus": len(os.sched_getaffinity(0))}))
 """
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity is Linux-only")
+CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0  # Linux-only
+
+
+@pytest.mark.skipif(CPUS < 2, reason="needs CPU affinity (Linux) and at least 2 CPUs to limit")
 @pytest.mark.skipif(not shutil.which("taskset"), reason="needs util-linux's taskset")
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs at least 2 CPUs to limit")
 def test_a_worker_runs_on_as_many_cpus_as_threads_asked(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(AFFINITY_WORKER)
     env = alternating.thread_env(1)
     assert alternating.run_worker(str(script), "any", [], env, threads=1) == {"cpus": 1}
     everything = alternating.run_worker(str(script), "any", [], alternating.thread_env(0))
-    assert everything == {"cpus": len(os.sched_getaffinity(0))}
+    assert everything == {"cpus": CPUS}
 
 
 def _losses(name, steps):
