@@ -45,18 +45,24 @@ def batch(seed=0):
     return x, y
 
 
-def hand_written_step():
-    """A step written with dlcourse.functional, as a student would after chapter 05."""
+def initial_params():
+    """``[w1, b1, w2, b2, w3, b3]`` as float32 NumPy arrays: every implementation starts here."""
     import numpy as np
-
-    from dlcourse import functional as F
 
     rng = np.random.default_rng(0)
     params = []
     for fan_in, fan_out in zip(SIZES, SIZES[1:]):
         w = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
-        params.append(w.astype(np.float32))
-        params.append(np.zeros(fan_out, dtype=np.float32))
+        params += [w.astype(np.float32), np.zeros(fan_out, dtype=np.float32)]
+    return params
+
+
+def hand_written_step():
+    """A step written with dlcourse.functional, as a student would after chapter 05."""
+
+    from dlcourse import functional as F
+
+    params = initial_params()
     opt = F.SGD(lr=LR)
     x, y = batch()
 
@@ -80,12 +86,8 @@ def bare_numpy_step():
     """The same step in NumPy with nothing but the arithmetic, in place wherever it can be."""
     import numpy as np
 
-    rng = np.random.default_rng(0)
-    ws = [
-        (rng.standard_normal((a, b)) / np.sqrt(a)).astype(np.float32)
-        for a, b in zip(SIZES, SIZES[1:])
-    ]
-    bs = [np.zeros(b, dtype=np.float32) for b in SIZES[1:]]
+    params = initial_params()
+    ws, bs = params[0::2], params[1::2]
     dws = [np.empty_like(w) for w in ws]
     x, y = batch()
     rows, lr = np.arange(BATCH), np.float32(LR)
@@ -154,13 +156,8 @@ def jax_step():
     """
     import jax
     import jax.numpy as jnp
-    import numpy as np
 
-    rng = np.random.default_rng(0)
-    params = []
-    for fan_in, fan_out in zip(SIZES, SIZES[1:]):
-        w = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
-        params += [jnp.asarray(w, jnp.float32), jnp.zeros(fan_out, jnp.float32)]
+    params = [jnp.asarray(p) for p in initial_params()]
     x, y = (jnp.asarray(a) for a in batch())
 
     def loss_of(params, x, y):
