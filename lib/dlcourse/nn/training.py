@@ -242,22 +242,27 @@ class _Batches:
         lo, hi = self._bounds(b)
         return slice(lo, hi) if self.order is None else self.order[lo:hi]
 
+    def _index(self, b):
+        """Batch ``b``'s rows as a native index array (shuffled epochs only)."""
+        lo, hi = self._bounds(b)
+        return self.order_native[lo:hi]
+
+    def _pick(self, data, b):
+        """Batch ``b``'s part of the native ``data``: a slice, or the shuffled rows."""
+        if self.order is None:
+            lo, hi = self._bounds(b)
+            return data[lo:hi]
+        return self.backend.take(data, self._index(b))
+
     def native(self, b):
         """Batch ``b``'s inputs as a native array."""
-        lo, hi = self._bounds(b)
-        if self.order is None:
-            return self.xs[lo:hi]
-        return self.backend.take(self.xs, self.order_native[lo:hi])
+        return self._pick(self.xs, b)
 
     def run(self, b):
         """One train step on batch ``b``: ``(loss, y_pred)``."""
-        lo, hi = self._bounds(b)
-        if self.order is None:
-            return self.step(self.xs[lo:hi], self.ys[lo:hi])
-        index = self.order_native[lo:hi]
-        if self.backend.step_takes_rows:
-            return self.step(self.xs, self.ys, index)
-        return self.step(self.backend.take(self.xs, index), self.backend.take(self.ys, index))
+        if self.order is not None and self.backend.step_takes_rows:
+            return self.step(self.xs, self.ys, self._index(b))
+        return self.step(self._pick(self.xs, b), self._pick(self.ys, b))
 
 
 def _evaluate_native(model, xs, ys, y_numpy, batch_size):
