@@ -350,11 +350,11 @@ plt.show()
 # samples per second, the fraction of the machine's matmul peak (measured by the command
 # itself), and the ratio to a plain PyTorch training loop.
 #
-# Here is a **short** run: the MLP only, 10 steps after 2 warm-up steps, 2 repeats, rows for
-# the `manual` backend (NumPy, the hand-written math), the plain PyTorch loop and dlcourse's
-# `tensorflow` backend, each with 1 thread and with the library's default (all cores). From
-# a shell, the full version is `dlcourse bench --threads 1,default --json bench.json` (see
-# `dlcourse bench --help`).
+# Here is a **short** run: the MLP only, 10 steps after a warm-up run of 10 steps, 2 repeats,
+# rows for the `manual` backend (NumPy, the hand-written math), the plain PyTorch loop and
+# dlcourse's `tensorflow` backend, each with 1 thread and with the library's default (all
+# cores). From a shell, the full version is `dlcourse bench --threads 1,default --json
+# bench.json` (see `dlcourse bench --help`).
 
 # %%
 from dlcourse.bench import format_table, plot_bench, run_bench
@@ -363,7 +363,7 @@ report = run_bench(
     networks=("mlp",),
     impls=("manual", "pytorch", "tensorflow"),
     steps=10,
-    warmup=2,
+    warmup=1,
     repeats=2,
     threads=(1, None),
     peak_size=1024,
@@ -431,9 +431,12 @@ for row in report["results"]:
 #   (`float(loss)`, `.item()`, printing it) waits until everything queued before it is done;
 #   after that wait the device sits idle until Python has queued the next step. One such
 #   read every step puts Python's own time back between the device's steps. That is why
-#   `fit` on the `jax` backend reads each step's loss only once the next step is queued (when
-#   no metric or callback needs a batch's result at once), and why training loops log every
-#   few hundred steps, not every step.
+#   training loops log every few hundred steps, not every step, and why `fit` on the `jax`
+#   backend, when no metric or callback looks at single batches, runs up to 64 steps in one
+#   compiled call (a loop compiled by XLA with `lax.scan`) and reads their losses together
+#   afterwards. Keras offers the same as `compile(steps_per_execution=...)`. On a CPU it
+#   helps too: with two cores, Python's work for each step would take a core from the
+#   arithmetic.
 #
 # You can see the queue with JAX on this CPU: the call returns long before the product is
 # computed.

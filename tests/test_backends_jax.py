@@ -36,6 +36,7 @@ from dlcourse.nn import (
     RMSprop,
     Sequential,
     SparseCategoricalCrossentropy,
+    training,
 )
 
 jax = pytest.importorskip("jax", reason="the jax backend needs JAX (pip install 'dlcourse[jax]')")
@@ -279,37 +280,76 @@ def test_a_step_on_rows_matches_a_step_on_the_gathered_batch():
         np.testing.assert_array_equal(a, b)
 
 
-class _EveryBatch(Callback):
-    """A batch-end callback: fit must then read each loss at once."""
+class _EveryBatchEnd(Callback):
+    """A batch-end callback: fit must then run and read each step on its own."""
 
     def on_train_batch_end(self, batch, logs=None):
         pass
 
 
-def test_reading_losses_one_step_late_trains_exactly_as_reading_each_at_once():
-    x, y = batch("mlp", n=60)
-    runs = []
-    for callbacks in ([], [_EveryBatch()]):
+class _EveryBatchBegin(Callback):
+    """A batch-begin callback only: fit runs one step per call and reads its loss late."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        pass
+
+
+# the three epoch loops of fit on JAX: many steps per call (no batch callbacks), one
+# step per call read one step late (batch-begin only), each step read at once
+EPOCH_LOOPS = {
+    "many per call": [],
+    "read late": [_EveryBatchBegin()],
+    "at once": [_EveryBatchEnd()],
+}
+
+
+@pytest.fixture(params=[64, 2], ids=["one call", "calls of 2 steps"])
+def steps_per_call(request, monkeypatch):
+    monkeypatch.setattr(training, "STEPS_PER_CALL", request.param)
+    return request.param
+
+
+def test_the_epoch_loops_train_exactly_alike(steps_per_call):
+    x, y = batch("mlp", n=60)  # 3 full batches of 16 and one of 12
+    runs = {}
+    for name, callbacks in EPOCH_LOOPS.items():
         model = build("jax", "mlp")
         history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=callbacks)
-        runs.append((history.history["loss"], model.get_weights()))
-    (late_loss, late_weights), (now_loss, now_weights) = runs
-    np.testing.assert_allclose(late_loss, now_loss, rtol=1e-12)
-    for a, b in zip(late_weights, now_weights):
-        np.testing.assert_array_equal(a, b)
+        runs[name] = (history.history["loss"], model.get_weights())
+    reference_loss, reference_weights = runs.pop("at once")
+    for loss, weights in runs.values():
+        np.testing.assert_allclose(loss, reference_loss, rtol=1e-12)
+        for a, b in zip(weights, reference_weights):
+            np.testing.assert_array_equal(a, b)
 
 
-def test_a_nonfinite_loss_read_late_leaves_the_weights_of_the_last_good_step():
-    """Batch 2 is NaN; batch 3 was queued before its loss was read. The error names
-    batch 2 and the weights are those after batches 0 and 1 alone."""
+def test_without_batch_callbacks_fit_runs_its_full_batches_in_few_calls(steps_per_call):
+    x, y = batch("mlp", n=60)
+    model = build("jax", "mlp")
+    step = model.train_step()
+    calls, many = [], step.many
+    step.many = lambda xs, ys, rows: calls.append(rows.shape) or many(xs, ys, rows)
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    expected = [(3, 16)] if steps_per_call >= 3 else [(2, 16), (1, 16)]
+    assert calls == expected
+
+
+@pytest.mark.parametrize("loop", ["many per call", "read late"])
+@pytest.mark.parametrize("bad", [2, 3])
+def test_a_nonfinite_loss_leaves_the_weights_of_the_last_good_step(loop, bad, steps_per_call):
+    """Batch ``bad`` of 4 is NaN; later steps were queued, or ran in the same call,
+    before its loss was read. The error names it, and the weights are those after
+    the batches before it alone."""
     x, y = batch("mlp", n=32)
-    x[20, 0] = np.nan  # batch 2 of 8 examples
+    x[8 * bad + 4, 0] = np.nan
     reference = build("jax", "mlp")
-    reference.fit(x[:16], y[:16], epochs=1, batch_size=8, shuffle=False, verbose=0)
+    reference.fit(x[: 8 * bad], y[: 8 * bad], epochs=1, batch_size=8, shuffle=False, verbose=0)
     model = build("jax", "mlp")
     with pytest.raises(NonFiniteLossError) as err:
-        model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
-    assert (err.value.epoch, err.value.batch) == (0, 2)
+        model.fit(
+            x, y, epochs=1, batch_size=8, shuffle=False, verbose=0, callbacks=EPOCH_LOOPS[loop]
+        )
+    assert (err.value.epoch, err.value.batch) == (0, bad)
     for a, b in zip(model.get_weights(), reference.get_weights()):
         np.testing.assert_array_equal(a, b)
 

@@ -119,6 +119,18 @@ def test_a_row_stops_starting_epochs_once_its_time_budget_is_spent():
     assert spent["ms_per_step"] > 0
 
 
+def test_warm_up_epochs_run_but_are_not_timed_nor_counted_against_the_budget():
+    from dlcourse.bench.epoch_timer import EpochTimer
+
+    timer = EpochTimer(sync=lambda: None, budget_s=0, untimed=2)
+    stops = []
+    for _ in range(3):
+        timer.begin()
+        stops.append(timer.end())
+    assert stops == [False, False, True]  # the budget starts with the first timed epoch
+    assert len(timer.seconds) == 1
+
+
 # --------------------------------------------------------- rows that do not run
 def test_a_missing_library_gives_a_skipped_row_with_the_install_hint():
     # -S leaves out site-packages: dlcourse (from PYTHONPATH) is there, keras is not
@@ -215,6 +227,8 @@ def test_unknown_names_are_errors_that_list_the_choices():
         run_bench(networks=("transformer",))
     with pytest.raises(ValueError, match="keras-jax"):
         resolve_impls(["theano"])
+    with pytest.raises(ValueError, match="warmup: expected 0 or more epochs"):
+        run_bench(networks=("mlp",), warmup=-1)
 
 
 def test_impl_names_and_groups():

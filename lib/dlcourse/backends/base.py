@@ -47,6 +47,9 @@ class Backend:
     #: True when a train step returns before its work is done and leaves new,
     #: immutable weight arrays (JAX): ``fit`` then reads each loss one step late
     asynchronous_steps = False
+    #: True when a train step also offers ``step.many(xs, ys, rows)``: several
+    #: steps in one compiled call, with no Python between them
+    many_steps_per_call = False
 
     def __init__(self, **options):
         self.options = dict(options)
@@ -276,6 +279,11 @@ class Backend:
         Python float or a 0-d array, ``y_pred`` as a native array (for metrics).
         A backend with ``step_takes_rows`` also accepts ``step(xs, ys, index)``:
         the whole native data and the NumPy int array of the batch's rows.
+        A backend with ``many_steps_per_call`` also gives the step a method
+        ``step.many(xs, ys, rows) -> losses``: one step for each row of the
+        ``(steps, batch)`` int array ``rows``, all in one call. After a
+        non-finite loss it changes no weight any more, so the model is left
+        with the weights from before the first bad batch.
         """
         raise self._missing("make_train_step")
 

@@ -100,6 +100,7 @@ class JaxBackend(Backend):
     name = "jax"
     step_takes_rows = True
     asynchronous_steps = True
+    many_steps_per_call = True
 
     def __init__(self, device=None):
         super().__init__(device=device)
@@ -273,32 +274,52 @@ class JaxBackend(Backend):
     def make_train_step(self, model, loss, optimizer):
         from dlcourse.backends._jax_optimizers import pure_rule
 
-        init, update = pure_rule(optimizer)
+        init, update_rule = pure_rule(optimizer)
 
-        def train(params, opt_state, state, x, y, lr):
+        def update(params, opt_state, state, x, y, lr, healthy):
             objective = self._objective(model, loss, state, x, y, True)
             (value, (y_pred, new_state)), grads = jax.value_and_grad(objective, has_aux=True)(
                 params
             )
-            new_params, new_opt_state = update(params, grads, opt_state, lr)
+            new_params, new_opt_state = update_rule(params, grads, opt_state, lr)
             # a non-finite loss would wreck every weight: keep the old values instead
             # (a select, fused by XLA into the update itself, so it costs nothing)
-            ok = jnp.isfinite(value)
-            return (
+            ok = jnp.logical_and(healthy, jnp.isfinite(value))
+            kept = (
                 _keep_if(ok, new_params, params),
                 _keep_if(ok, new_opt_state, opt_state),
                 _keep_if(ok, new_state, state),
-                value,
-                y_pred,
             )
+            return kept, value, y_pred, ok
+
+        def train(params, opt_state, state, x, y, lr):
+            kept, value, y_pred, _ = update(params, opt_state, state, x, y, lr, True)
+            return (*kept, value, y_pred)
 
         def train_on_rows(params, opt_state, state, xs, ys, index, lr):
             return train(params, opt_state, state, xs[index], ys[index], lr)
 
+        def train_on_many(params, opt_state, state, xs, ys, rows, lr):
+            """One step per row of ``rows``, in one compiled loop (``lax.scan``).
+
+            After a non-finite loss no weight changes any more, so the weights
+            that come out are those from before the first bad batch.
+            """
+
+            def one(carry, index):
+                *weights, healthy = carry
+                kept, value, _, ok = update(*weights, xs[index], ys[index], lr, healthy)
+                return (*kept, ok), value
+
+            start = (params, opt_state, state, jnp.asarray(True))
+            (params, opt_state, state, _), values = lax.scan(one, start, rows)
+            return params, opt_state, state, values
+
         compiled, compiled_on_rows = jax.jit(train), jax.jit(train_on_rows)
+        compiled_on_many = jax.jit(train_on_many)
         opt_state = None
 
-        def step(x, y, index=None):
+        def current():
             nonlocal opt_state
             # read the layers every time: set_weights between two fits is then seen
             params, state = model.trainable_weights, model.state_variables
@@ -306,17 +327,27 @@ class JaxBackend(Backend):
                 # placed like the weights, so that the first call and the next ones
                 # look alike to jit (an unplaced array would cost a second compilation)
                 opt_state = jax.device_put(init(params), self.device)
+            return params, opt_state, state
+
+        def step(x, y, index=None):
+            nonlocal opt_state
             if index is None:
-                out = compiled(params, opt_state, state, x, y, optimizer.learning_rate)
+                out = compiled(*current(), x, y, optimizer.learning_rate)
             else:
                 # the batch is gathered inside the compiled step: one dispatch, not three
-                out = compiled_on_rows(
-                    params, opt_state, state, x, y, index, optimizer.learning_rate
-                )
+                out = compiled_on_rows(*current(), x, y, index, optimizer.learning_rate)
             params, opt_state, state, value, y_pred = out
             model.bind(params, state)
             return value, y_pred
 
+        def many(xs, ys, rows):
+            nonlocal opt_state
+            out = compiled_on_many(*current(), xs, ys, rows, optimizer.learning_rate)
+            params, opt_state, state, values = out
+            model.bind(params, state)
+            return values
+
+        step.many = many
         return step
 
     def loss_and_gradients(self, model, loss, x, y, training=True):

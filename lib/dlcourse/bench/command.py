@@ -50,7 +50,9 @@ def add_arguments(parser):
         "--impls", default=None, help="comma-separated implementations (default: all)"
     )
     parser.add_argument("--steps", type=int, default=50, help="timed steps per run (default 50)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (default 5)")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="untimed epochs of --steps steps first (default 1)"
+    )
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per row (default 5)")
     parser.add_argument(
         "--rounds",

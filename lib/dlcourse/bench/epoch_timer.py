@@ -1,6 +1,6 @@
 """Timing a row's epochs from inside one training run.
 
-A row trains all its timed epochs in one call (one ``fit``, one loop), and the
+A row trains its warm-up and timed epochs in one call (one ``fit``, one loop), and the
 trainer tells an ``EpochTimer`` when each epoch begins and ends. What a
 training call does once, before its first step (checking the data, converting
 them to the library's arrays), is then outside every timed epoch, just as the
@@ -16,11 +16,14 @@ class EpochTimer:
     """Seconds per epoch, and when to stop: after ``budget_s`` seconds of timed epochs.
 
     ``sync`` waits until the work queued so far is done (a GPU's), before each
-    clock reading.
+    clock reading. The first ``untimed`` epochs are a warm-up: they run the same
+    steps on data of the same shape, so every compilation and first call
+    (a library may compile once per epoch length) happens there, and they are
+    not recorded.
     """
 
-    def __init__(self, sync, budget_s):
-        self.sync, self.budget_s = sync, budget_s
+    def __init__(self, sync, budget_s, untimed=0):
+        self.sync, self.budget_s, self.untimed = sync, budget_s, untimed
         self.seconds, self._start = [], None
 
     def begin(self):
@@ -30,6 +33,9 @@ class EpochTimer:
     def end(self):
         """Record the epoch that just ended; True when no further epoch should start."""
         self.sync()
+        if self.untimed:
+            self.untimed -= 1
+            return False
         self.seconds.append(time.perf_counter() - self._start)
         return sum(self.seconds) > self.budget_s
 

@@ -9,7 +9,7 @@ does arithmetic, so it never loads a framework itself.
 Columns of each row:
 
 - ``ms_per_step``: median over ``repeats`` timed epochs of ``steps`` steps,
-  after ``warmup`` steps that are not timed (with ``rounds`` > 1, the median
+  after ``warmup`` epochs like them that are not timed (with ``rounds`` > 1, the median
   of the rounds' figures: ``ms_per_step_rounds``);
 - ``samples_per_s``: batch size / time per step;
 - ``peak_fraction``: the network's FLOPs per step (``networks.flops_per_step``)
@@ -132,7 +132,7 @@ def run_bench(
     networks=("mlp", "cnn", "rnn"),
     impls=None,
     steps=50,
-    warmup=5,
+    warmup=1,
     repeats=5,
     threads=(None,),
     device="cpu",
@@ -169,6 +169,8 @@ def run_bench(
     for name, value in (("steps", steps), ("repeats", repeats), ("rounds", rounds)):
         if int(value) < 1:
             raise ValueError(f"{name}: expected a positive number, got {value!r}.")
+    if int(warmup) < 0:
+        raise ValueError(f"warmup: expected 0 or more epochs, got {warmup!r}.")
     threads = [None] if device == "cuda" else list(dict.fromkeys(threads))
     rows_to_run = [
         (

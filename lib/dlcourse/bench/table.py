@@ -36,7 +36,7 @@ def format_table(report):
     settings = machine.get("settings")
     if settings:
         lines.append(
-            "ms/step: median of {repeats} runs of {steps} steps after {warmup} warm-up steps"
+            "ms/step: median of {repeats} runs of {steps} steps after {warmup} warm-up run(s)"
             "{over}; vs torch: ms/step / the plain PyTorch loop's".format(
                 over=f", over {settings['rounds']} rounds" if settings.get("rounds", 1) > 1 else "",
                 **settings,

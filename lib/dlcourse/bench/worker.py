@@ -2,9 +2,9 @@
 
 ``SPEC`` is a JSON object: network, impl name, steps, warmup, repeats,
 threads, device. The process limits its threads before anything else,
-builds the network, trains ``warmup`` steps (compilation and first-call costs
-happen there), then trains ``repeats`` epochs of ``steps`` steps each in one
-call, timing each epoch from inside it (``epoch_timer``); fewer epochs run
+builds the network, then trains ``warmup`` + ``repeats`` epochs of ``steps``
+steps each in one call, timing each epoch after the ``warmup`` ones (where
+compilation and first-call costs happen) from inside it (``epoch_timer``); fewer epochs run
 when the timed ones pass ``ROW_BUDGET_S`` seconds, on a very slow or busy
 machine: ``ms_per_step_repeats`` shows how many ran. Its last
 line of output is a JSON object: the median time per step and every
@@ -52,10 +52,9 @@ def time_row(spec):
     train, sync = _trainer(impl, network, device)
     keras_layout = impl.impl == "keras"
     x, y = make_data(network, spec["steps"], seed=0, channels_last=keras_layout)
-    if spec["warmup"]:
-        train(*make_data(network, spec["warmup"], seed=1, channels_last=keras_layout), 1, None)
-    timer = EpochTimer(sync, spec.get("budget_s", ROW_BUDGET_S))
-    train(x, y, spec["repeats"], timer)
+    warmup = spec["warmup"]
+    timer = EpochTimer(sync, spec.get("budget_s", ROW_BUDGET_S), untimed=warmup)
+    train(x, y, warmup + spec["repeats"], timer)
     per_step = [seconds / spec["steps"] for seconds in timer.seconds]
     return {
         "ms_per_step": 1e3 * statistics.median(per_step),

@@ -4,7 +4,9 @@ The loop is the same for every backend. Before the first step, the data are
 checked in NumPy (shapes, labels that suit the loss) and converted once to the
 backend's arrays; each step then picks a batch by index and calls the
 backend's train step. The Python work per step is kept to a few lines, so that
-``fit`` costs little more than a hand-written loop in the same library.
+``fit`` costs little more than a hand-written loop in the same library. A
+backend that can (JAX) runs many steps in one compiled call when nothing looks
+at single batches, and then Python works once per call, not once per step.
 """
 
 import math
@@ -18,6 +20,10 @@ from dlcourse.nn.history import History
 from dlcourse.nn.model import as_numpy
 
 __all__ = ["evaluate", "fit", "predict", "prepare_targets"]
+
+#: the most steps one call runs on a backend with ``many_steps_per_call``:
+#: Ctrl-C waits for the call to end, and every new length compiles once more
+STEPS_PER_CALL = 64
 
 
 def prepare_targets(model, y, name="y"):
@@ -160,7 +166,10 @@ def _train_epoch(model, step, xs, ys, y, batch_size, shuffle, callbacks, epoch):
     for metric in metrics:
         metric.reset()
     batches = _Batches(backend, step, xs, ys, batch_size, model.shuffle_rng if shuffle else None)
-    if backend.asynchronous_steps and not metrics and not callbacks.wants_batch_end:
+    per_batch = metrics or callbacks.wants_batch_end
+    if backend.many_steps_per_call and not per_batch and not callbacks.wants_batch_begin:
+        return _logs(_train_epoch_in_calls(model, batches, y, epoch), metrics)
+    if backend.asynchronous_steps and not per_batch:
         return _logs(_train_epoch_read_late(model, batches, y, callbacks, epoch), metrics)
     total, seen = 0.0, 0
     for b in range(len(batches)):
@@ -201,6 +210,25 @@ def _train_epoch_read_late(model, batches, y, callbacks, epoch):
     return (total + _weighted_loss(model, batches, *pending, y, epoch)) / len(y)
 
 
+def _train_epoch_in_calls(model, batches, y, epoch):
+    """The epoch's mean loss, up to ``STEPS_PER_CALL`` full batches run in each call.
+
+    Python then works once per call, not once per step; on a machine with few
+    cores that work would otherwise take a core from the arithmetic. Used only
+    when nothing looks at single batches (no metrics, no batch callbacks). A
+    last, smaller batch is a step of its own. After a non-finite loss the call
+    changes no weight any more, so the model holds the weights that produced it.
+    """
+    total, full = 0.0, batches.full
+    for first in range(0, full, STEPS_PER_CALL):
+        values = batches.run_many(first, min(full, first + STEPS_PER_CALL))
+        for b, value in enumerate(np.asarray(values).tolist(), first):  # waits for the call
+            total += _weighted_loss(model, batches, b, value, y, epoch)
+    if full < len(batches):
+        total += _weighted_loss(model, batches, full, batches.run(full)[0], y, epoch)
+    return total / len(y)
+
+
 def _weighted_loss(model, batches, b, value, y, epoch, undo=None):
     """Batch ``b``'s loss times its size; a NonFiniteLossError if it is NaN or infinite.
 
@@ -228,6 +256,11 @@ class _Batches:
 
     def __len__(self):
         return math.ceil(self.n / self.size)
+
+    @property
+    def full(self):
+        """How many batches hold ``batch_size`` examples (all but a smaller last one)."""
+        return self.n // self.size
 
     def _bounds(self, b):
         return b * self.size, min(self.n, (b + 1) * self.size)
@@ -263,6 +296,13 @@ class _Batches:
         if self.order is not None and self.backend.step_takes_rows:
             return self.step(self.xs, self.ys, self._index(b))
         return self.step(self._pick(self.xs, b), self._pick(self.ys, b))
+
+    def run_many(self, first, stop):
+        """Train steps on the full batches ``first`` to ``stop - 1`` in one call: their losses."""
+        lo, hi = first * self.size, stop * self.size
+        rows = np.arange(lo, hi) if self.order is None else self.order[lo:hi]
+        rows = self.backend.batch_index(rows.reshape(stop - first, self.size))
+        return self.step.many(self.xs, self.ys, rows)
 
 
 def _evaluate_native(model, xs, ys, y_numpy, batch_size):
