@@ -319,7 +319,8 @@ class JaxBackend(Backend):
         compiled_on_many = jax.jit(train_on_many)
         opt_state = None
 
-        def current():
+        def run(compiled_fn, *args):
+            """Call ``compiled_fn`` on the current weights; bind the new ones, return the rest."""
             nonlocal opt_state
             # read the layers every time: set_weights between two fits is then seen
             params, state = model.trainable_weights, model.state_variables
@@ -327,24 +328,21 @@ class JaxBackend(Backend):
                 # placed like the weights, so that the first call and the next ones
                 # look alike to jit (an unplaced array would cost a second compilation)
                 opt_state = jax.device_put(init(params), self.device)
-            return params, opt_state, state
+            out = compiled_fn(params, opt_state, state, *args, optimizer.learning_rate)
+            params, opt_state, state, *results = out
+            model.bind(params, state)
+            return results
 
         def step(x, y, index=None):
-            nonlocal opt_state
             if index is None:
-                out = compiled(*current(), x, y, optimizer.learning_rate)
+                value, y_pred = run(compiled, x, y)
             else:
                 # the batch is gathered inside the compiled step: one dispatch, not three
-                out = compiled_on_rows(*current(), x, y, index, optimizer.learning_rate)
-            params, opt_state, state, value, y_pred = out
-            model.bind(params, state)
+                value, y_pred = run(compiled_on_rows, x, y, index)
             return value, y_pred
 
         def many(xs, ys, rows):
-            nonlocal opt_state
-            out = compiled_on_many(*current(), xs, ys, rows, optimizer.learning_rate)
-            params, opt_state, state, values = out
-            model.bind(params, state)
+            (values,) = run(compiled_on_many, xs, ys, rows)
             return values
 
         step.many = many

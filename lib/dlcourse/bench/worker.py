@@ -3,12 +3,13 @@
 ``SPEC`` is a JSON object: network, impl name, steps, warmup, repeats,
 threads, device. The process limits its threads before anything else,
 builds the network, then trains ``warmup`` + ``repeats`` epochs of ``steps``
-steps each in one call, timing each epoch after the ``warmup`` ones (where
-compilation and first-call costs happen) from inside it (``epoch_timer``); fewer epochs run
-when the timed ones pass ``ROW_BUDGET_S`` seconds, on a very slow or busy
-machine: ``ms_per_step_repeats`` shows how many ran. Its last
-line of output is a JSON object: the median time per step and every
-repeat's, the threads it really got, or ``skipped`` with the reason.
+steps each in one call. The ``warmup`` epochs take the compilation and
+first-call costs and are not timed; each later epoch is timed from inside the
+call (``epoch_timer``). Fewer epochs run when the timed ones pass
+``ROW_BUDGET_S`` seconds, on a very slow or busy machine:
+``ms_per_step_repeats`` shows how many ran. Its last line of output is a JSON
+object: the median time per step and every repeat's, the threads it really
+got, or ``skipped`` with the reason.
 """
 
 import json
