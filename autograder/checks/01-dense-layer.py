@@ -8,6 +8,7 @@ and float64. ``compose_dense`` is checked on its own, float32 and float64.
 import numpy as np
 
 from dlcourse.grading import Exercise
+from dlcourse.grading.spec import BY_HAND
 
 # The student's function must compute x @ w + b itself.
 DENSE_HIDDEN = ("dlcourse.functional:dense_forward", "dlcourse.functional.dense:dense_forward")
@@ -82,6 +83,7 @@ def compose_expected(w1, b1, w2, b2):
 EXERCISES = [
     Exercise(
         grade_id="check_dense_forward_by_hand",
+        forbid=BY_HAND,
         solution=("dense_forward",),
         call="_dense_out_and_cache(x, w, b)",
         expected=dense_expected,
@@ -92,6 +94,7 @@ EXERCISES = [
     ),
     Exercise(
         grade_id="check_dense_forward_batches",
+        forbid=BY_HAND,
         solution=("dense_forward",),
         call="_dense_out_and_cache(x, w, b)",
         expected=dense_expected,
@@ -102,6 +105,7 @@ EXERCISES = [
     ),
     Exercise(
         grade_id="check_compose_dense",
+        forbid=BY_HAND,
         solution=("compose_dense",),
         call="tuple(compose_dense(w1, b1, w2, b2))",
         expected=compose_expected,

@@ -11,7 +11,7 @@ import numpy as np
 
 from dlcourse import functional as F
 from dlcourse.grading.drivers import CHECKED_CALL
-from dlcourse.grading.spec import Exercise
+from dlcourse.grading.spec import BY_HAND, Exercise
 
 # Run in the sandbox after the student's cells, and here for the expected answers.
 DRIVER = CHECKED_CALL
@@ -71,6 +71,7 @@ def softmax_inputs(rng):
 EXERCISES = [
     Exercise(
         grade_id="check_sigmoid_backward",
+        forbid=BY_HAND,
         solution=("sigmoid_backward",),
         call="_checked(sigmoid_backward, dout, cache)",
         expected=lambda dout, cache: _checked(F.sigmoid_backward, dout, cache),  # noqa: F821
@@ -81,6 +82,7 @@ EXERCISES = [
     ),
     Exercise(
         grade_id="check_tanh_backward",
+        forbid=BY_HAND,
         solution=("tanh_backward",),
         call="_checked(tanh_backward, dout, cache)",
         expected=lambda dout, cache: _checked(F.tanh_backward, dout, cache),  # noqa: F821
@@ -91,17 +93,20 @@ EXERCISES = [
     ),
     Exercise(
         grade_id="check_relu_backward",
+        forbid=BY_HAND,
         solution=("relu_backward",),
         call="_checked(relu_backward, dout, x)",
         expected=lambda dout, x: _checked(F.relu_backward, dout, x),  # noqa: F821
         inputs=relu_inputs,
         hidden=("dlcourse.functional:relu_backward",),
+        equivalents=("dlcourse.functional.activations:leaky_relu_backward",),  # alpha=0 is ReLU
         driver=DRIVER,
         kinks="x",
         names={**NAMES, "2": CACHE_NAME},
     ),
     Exercise(
         grade_id="check_softmax_backward",
+        forbid=BY_HAND,
         solution=("softmax_backward",),
         call="_checked(softmax_backward, dout, (s, axis))",
         expected=lambda dout, s, axis: _checked(F.softmax_backward, dout, (s, axis)),  # noqa: F821

@@ -9,6 +9,7 @@ ValueError" into a number so that it can travel back as an array.
 import numpy as np
 
 from dlcourse.grading import Exercise
+from dlcourse.grading.spec import BY_HAND
 
 MSE_HIDDEN = ("dlcourse.functional:mse_loss", "dlcourse.functional.losses:mse_loss")
 CE_HIDDEN = (
@@ -163,6 +164,7 @@ CE_CALL = "_cross_entropy_graded(logits, labels)"
 EXERCISES = [
     Exercise(
         grade_id="check_mse_loss",
+        forbid=BY_HAND,
         solution=("mse_loss",),
         call="_mse_graded(pred, target, bad_pred, bad_target)",
         expected=mse_expected,
@@ -173,6 +175,7 @@ EXERCISES = [
     ),
     Exercise(
         grade_id="check_softmax_cross_entropy",
+        forbid=BY_HAND,
         solution=("softmax_cross_entropy",),
         call=CE_CALL,
         expected=cross_entropy_expected,
@@ -184,6 +187,7 @@ EXERCISES = [
     ),
     Exercise(
         grade_id="check_softmax_cross_entropy_stable",
+        forbid=BY_HAND,
         solution=("softmax_cross_entropy",),
         call=CE_CALL,
         expected=cross_entropy_expected,

@@ -13,7 +13,7 @@ import numpy as np
 
 from dlcourse import functional as F
 from dlcourse.grading.drivers import CHECKED_CALL
-from dlcourse.grading.spec import Exercise
+from dlcourse.grading.spec import BY_HAND, Exercise
 
 DRIVER = CHECKED_CALL + '''
 
@@ -94,11 +94,18 @@ UNCHANGED = "(after your function ran: it must not change its inputs)"
 EXERCISES = [
     Exercise(
         grade_id="check_dense_backward",
+        forbid=BY_HAND,
         solution=("dense_backward",),
         call="_checked(dense_backward, dout, (x, w))",
         expected=lambda dout, x, w: _checked(F.dense_backward, dout, (x, w)),  # noqa: F821
         inputs=dense_inputs,
         hidden=("dlcourse.functional:dense_backward",),
+        # a 1x1 convolution and the front end's layer compute the same gradients
+        equivalents=(
+            "dlcourse.functional.conv:conv2d_backward",
+            "dlcourse.functional.conv_naive:conv2d_backward_naive",
+            "dlcourse.nn.layers.core:Dense.backward",
+        ),
         driver=DRIVER,
         names={
             "0/0": "dx",
@@ -112,6 +119,7 @@ EXERCISES = [
     ),
     Exercise(
         grade_id="check_two_layer_backward",
+        forbid=BY_HAND,
         solution=("two_layer_backward",),
         setup=("setup", "two_layer_forward"),
         call="_checked(two_layer_backward, _network_cache(x, y, w1, b1, w2, b2, dscores))",

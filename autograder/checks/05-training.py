@@ -12,6 +12,7 @@ twice) and a counting SGD, and is compared with the same loop run here.
 import numpy as np
 
 from dlcourse.grading import Exercise
+from dlcourse.grading.spec import BY_HAND
 
 
 def explained(sentences):
@@ -382,6 +383,7 @@ def train_inputs(rng):
 EXERCISES = [
     Exercise(
         grade_id="check_minibatch_indices",
+        forbid=BY_HAND,
         solution=("minibatch_indices",),
         call="_epoch_summary(n, batch_size, seed)",
         expected=minibatch_expected,
@@ -391,6 +393,7 @@ EXERCISES = [
     ),
     Exercise(
         grade_id="check_sgd_momentum_update",
+        forbid=BY_HAND,
         solution=("sgd_momentum_update",),
         call="_momentum_run(w0, grads, lr, momentum)",
         expected=momentum_expected,
@@ -401,6 +404,7 @@ EXERCISES = [
     ),
     Exercise(
         grade_id="check_adam_update",
+        forbid=BY_HAND,
         solution=("adam_update",),
         call="_adam_run(w0, grads, lr, beta1, beta2, eps)",
         expected=adam_expected,
@@ -411,6 +415,7 @@ EXERCISES = [
     ),
     Exercise(
         grade_id="check_train",
+        forbid=BY_HAND,
         solution=("train",),
         setup=("setup", "mlp_helpers", "optimizers"),
         call="_train_run(w1, b1, w2, b2, x, y, epochs, batch_size, seed, lr)",

@@ -13,6 +13,7 @@ import numpy as np
 from dlcourse import functional as F
 from dlcourse.diagnose import diagnose
 from dlcourse.grading import Exercise
+from dlcourse.grading.spec import BY_HAND
 
 # Every reference that computes a convolution, under each name it is reachable by.
 HIDDEN = (
@@ -118,6 +119,7 @@ def compare_untouched(got, expected, case):
 EXERCISES = [
     Exercise(
         grade_id="check_conv2d_forward",
+        forbid=BY_HAND,
         solution=("conv2d_forward",),
         driver=FORWARD_DRIVER,
         call="_forward_untouched(x, w, b, stride, pad)",
@@ -128,6 +130,7 @@ EXERCISES = [
     ),
     Exercise(
         grade_id="check_conv2d_backward",
+        forbid=BY_HAND,
         solution=("conv2d_backward",),
         driver=BACKWARD_DRIVER,
         call="_backward_untouched(dout, x, w, b, stride, pad)",

@@ -28,9 +28,19 @@ CELL_TIMEOUT_S = 30  # the slowest cell of the course takes a few seconds
 class PrivateCourse:
     """A worker's own nbgrader course folder, made from the real one's gradebook and source."""
 
-    def __init__(self, folder, course_dir, assignment, memory_mb=4096, warm=True, forbidden=()):
+    def __init__(
+        self,
+        folder,
+        course_dir,
+        assignment,
+        memory_mb=4096,
+        warm=True,
+        forbidden=(),
+        os_sandbox=True,
+    ):
         self.folder = Path(folder)
         self.warm = warm
+        self.os_sandbox = os_sandbox
         self.assignment = assignment
         source = coursedir.source_path(assignment, course_dir)
         target = coursedir.source_path(assignment, self.folder)
@@ -46,6 +56,10 @@ class PrivateCourse:
         os.environ["MPLBACKEND"] = "Agg"
         # The kernels may not touch the course, the gradebooks or other submissions.
         os.environ[FORBIDDEN_ENV] = json.dumps([*map(str, forbidden), str(self.folder)])
+        if os_sandbox:  # each kernel then lives in a folder of its own under this one
+            from dlcourse.grading.sandboxed_kernels import KERNELS_ENV
+
+            os.environ[KERNELS_ENV] = str(self.folder.parent / "kernels")
         # (the kernel's own working folder, autograded/<student>/..., stays open to it)
 
     @property
@@ -76,8 +90,10 @@ class PrivateCourse:
         config.Execute.timeout = CELL_TIMEOUT_S
         config.Execute.allow_errors = True
         config.Execute.shutdown_kernel = "immediate"  # a graceful shutdown waits seconds
-        if self.warm:
-            config.Autograde.autograde_preprocessors = _warm_preprocessors()
+        if self.os_sandbox:
+            config.Autograde.autograde_preprocessors = _preprocessors(sandboxed=True)
+        elif self.warm:
+            config.Autograde.autograde_preprocessors = _preprocessors(sandboxed=False)
         app = Autograde(coursedir=CourseDirectory(config=config), config=config)
         log = io.StringIO()
         handler = logging.StreamHandler(log)
@@ -103,16 +119,19 @@ class PrivateCourse:
             return {grade.name: grade.auto_score for grade in notebook.grades}
 
 
-def _warm_preprocessors():
-    """nbgrader's autograde steps, with kernels forked from a warm template."""
+def _preprocessors(sandboxed):
+    """nbgrader's autograde steps, with kernels in OS sandboxes or forked from a warm template."""
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
 
-    from dlcourse.grading.warm_kernels import execute_class
+    if sandboxed:
+        from dlcourse.grading.sandboxed_kernels import execute_class
+    else:
+        from dlcourse.grading.warm_kernels import execute_class
 
-    warm = execute_class()
+    runner = execute_class()
     steps = Autograde.class_traits()["autograde_preprocessors"].default_args[0]
-    return [warm if step is Execute else step for step in steps]
+    return [runner if step is Execute else step for step in steps]
 
 
 def _last_lines(text, count=6):

@@ -31,14 +31,28 @@ def forbidden_paths(course_dir, secret_file, extra=()):
 
 
 def plan_assignment(
-    name, course_dir, secret_file=None, solutions=None, extra_forbidden=(), in_kernel="full"
+    name,
+    course_dir,
+    secret_file=None,
+    solutions=None,
+    extra_forbidden=(),
+    in_kernel="full",
+    os_sandbox=True,
 ):
     """An :class:`~dlcourse.grading.student.Assignment` ready for the workers.
 
     Builds and registers the source notebook if needed, and fails early (with
-    a message naming the fix) when the checks do not match the graded cells.
+    a message naming the fix) when the checks do not match the graded cells,
+    or when the OS sandbox cannot run here (unless ``os_sandbox`` is False).
     """
     import nbformat
+
+    if os_sandbox:
+        from dlcourse.grading import osbox
+
+        problem = osbox.probe()
+        if problem:
+            raise coursedir.GradingSetupError(f"cannot grade safely: {problem}")
 
     course_dir = Path(course_dir)
     source = coursedir.ensure_source(name, course_dir, solutions)
@@ -49,6 +63,11 @@ def plan_assignment(
     match_grade_cells(exercises, [gid for gid, _ in graded], checks_path(course_dir, name))
     setup = locked_sources(nb)
     for exercise in exercises.values():
+        clash = set(exercise.provided.values()) & {*exercise.hidden, *exercise.equivalents}
+        if clash:
+            raise coursedir.GradingSetupError(
+                f"{exercise.grade_id}: {', '.join(sorted(clash))} is both provided and hidden"
+            )
         unknown = [gid for gid in exercise.setup if gid not in setup]
         if unknown:
             raise coursedir.GradingSetupError(
@@ -67,4 +86,5 @@ def plan_assignment(
             course_dir, secret_file, [*extra_forbidden, *([solutions] if solutions else [])]
         ),
         in_kernel=in_kernel,
+        os_sandbox=os_sandbox,
     )

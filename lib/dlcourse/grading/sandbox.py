@@ -71,6 +71,8 @@ def set_limits(limits):
     _limit(resource.RLIMIT_FSIZE, limits["file_bytes"])
     _limit(resource.RLIMIT_NOFILE, 64)
     _limit(resource.RLIMIT_CORE, 0)
+    if limits.get("processes"):  # only in an OS sandbox, where the count is its own
+        _limit(resource.RLIMIT_NPROC, limits["processes"])
 
 
 def _resolve(reference):
@@ -203,14 +205,18 @@ def _error_text(err):
     return (f"{type(err).__name__}: {message}" if message else type(err).__name__)[:2000]
 
 
-def run_job(job_dir):
-    """Run the exercise described in ``job_dir``; write ``result.npz`` and ``note.json``."""
+def run_job(job_dir, finder=None):
+    """Run the exercise described in ``job_dir``; write ``result.npz`` and ``note.json``.
+
+    ``finder`` is the sandbox's :class:`~dlcourse.grading.byhand.ByHandFinder`
+    (None: nothing is forbidden); it is locked once the setup cells have run.
+    """
     job_dir = Path(job_dir)
     _redirect_output(job_dir)
     job = json.loads((job_dir / JOB_NAME).read_text(encoding="utf-8"))
     set_limits(job["limits"])
     try:
-        _run(job_dir, job)
+        _run(job_dir, job, finder)
     except MemoryError:
         try:
             _note(job_dir, stage="memory", error="MemoryError")
@@ -235,7 +241,7 @@ def _load_cases(job_dir, job):
     return cases
 
 
-def _run(job_dir, job):
+def _run(job_dir, job, finder=None):
     from dlcourse.grading import guard
 
     cases = _load_cases(job_dir, job)
@@ -250,6 +256,8 @@ def _run(job_dir, job):
             _note(job_dir, stage="setup", cell=gid, error=_error_text(err))
             return
     replace_in(namespace, originals)
+    if finder is not None:
+        finder.lock()
 
     guard.install(
         forbidden=job["forbidden"] + sorted(guarded_files),

@@ -16,13 +16,34 @@ notebook. The grader runs each exercise like this:
    compares the two with ``compare`` (default: dlcourse.diagnose with
    dtype-aware tolerances). Every case must pass for the cell's points.
 
-The references in ``hidden`` are unreachable inside the sandbox, so a student
-who calls ``dlcourse.functional.relu_backward`` from ``relu_backward`` fails.
+The references in ``hidden``, and their ``equivalents`` (other functions that
+compute the same answer), are stubs in the sandbox, on disk and in memory, so
+a student who calls ``dlcourse.functional.relu_backward`` (or
+``leaky_relu_backward`` with slope 0) from ``relu_backward`` fails. What
+``forbid`` lists cannot be imported there at all.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+# What an exercise that asks for a derivative by hand may not use: the engines that would
+# take it for the student (symbolic, automatic or numerical). The notebook's own visible
+# checks still use some of them as oracles; only the graded run goes without.
+BY_HAND = (
+    "torch",
+    "functorch",
+    "jax",
+    "jaxlib",
+    "tensorflow",
+    "keras",
+    "tf_keras",
+    "pytensor",
+    "autograd",
+    "sympy",
+    "dlcourse.autodiff",
+    "dlcourse.gradcheck",
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +67,13 @@ class Exercise:
         hidden: references made unreachable in the sandbox, as
             ``"module:attribute"`` strings, e.g.
             ``"dlcourse.functional:relu_backward"``.
+        equivalents: other library functions, classes or methods that compute
+            what the exercise asks for (``"dlcourse.functional:leaky_relu_backward"``
+            for ``relu_backward``, a layer's ``"module:Dense.backward"``), stubbed
+            like ``hidden``.
+        forbid: modules the student's code may not import while graded
+            (:data:`BY_HAND` for the chapters that ask for derivatives by hand);
+            the feedback says so in one sentence.
         provided: names bound in the sandbox before the student's cells, to
             references given as ``"module:attribute"`` (for exercises that
             build on earlier ones).
@@ -73,6 +101,8 @@ class Exercise:
     inputs: Callable[[Any], list[dict[str, Any]]]
     setup: tuple[str, ...] = ("setup",)
     hidden: tuple[str, ...] = ()
+    equivalents: tuple[str, ...] = ()
+    forbid: tuple[str, ...] = ()
     provided: dict[str, str] = field(default_factory=dict)
     driver: str = ""
     compare: Callable[..., Any] | None = None

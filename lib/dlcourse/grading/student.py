@@ -30,6 +30,7 @@ class Assignment:
     forbidden: list
     in_kernel: str = "full"  # nbgrader's pass: "full" notebook, "graded" cells only, "none"
     memory_mb: int = 4096
+    os_sandbox: bool = True  # False: --no-os-sandbox, the in-process guard alone
 
     @property
     def max_score(self):
@@ -46,6 +47,28 @@ class Worker:
     private: object  # inkernel.PrivateCourse, or None without the in-kernel pass
     jobs: Path
     counter: list = field(default_factory=lambda: [0])
+    sandboxes: object = None  # sandboxes.SandboxPool, made on first use
+
+    def server_for(self, exercise):
+        """Where ``exercise`` runs: its OS sandbox, or the plain fork server without one."""
+        if not self.assignment.os_sandbox:
+            return self.server
+        if self.sandboxes is None:
+            from dlcourse.grading.sandboxes import SandboxPool
+
+            self.sandboxes = SandboxPool(self.jobs.parent / "sandboxes", self.assignment.forbidden)
+        return self.sandboxes.server_for(exercise)
+
+    def stop(self):
+        self.server.stop()
+        if self.sandboxes is not None:
+            self.sandboxes.stop()
+
+
+SANDBOX_OS = "os"  # every exercise ran in a bubblewrap sandbox
+SANDBOX_IN_PROCESS = (
+    "in-process guard only (--no-os-sandbox): student code could reach the grader's files"
+)
 
 
 def _record(assignment, student_id, status, reason=None):
@@ -56,6 +79,7 @@ def _record(assignment, student_id, status, reason=None):
         "max_score": assignment.max_score,
         "status": status,
         "reason": reason,
+        "sandbox": SANDBOX_OS if assignment.os_sandbox else SANDBOX_IN_PROCESS,
         "flags": [],
         "exercises": [
             {
@@ -168,8 +192,8 @@ def _verify_into(entry, worker, exercise, student_id, solutions):
         setup=[(gid, assignment.setup_sources[gid]) for gid in exercise.setup],
         solution=[(gid, solutions[gid]) for gid in exercise.solution],
         forbidden=assignment.forbidden,
-        server=worker.server,
-        job_dir=worker.jobs / f"job-{worker.counter[0]}",
+        server=worker.server_for(exercise),
+        job_dir=None if assignment.os_sandbox else worker.jobs / f"job-{worker.counter[0]}",
     )
     entry["verified"] = verdict.passed
     entry["points"] = entry["max_points"] if verdict.passed else 0.0

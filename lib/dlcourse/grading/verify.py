@@ -7,10 +7,13 @@ runs it through the fork server, reads back only arrays and compares them.
 Whatever goes wrong costs this exercise its points and nothing else.
 """
 
+import io
 import json
 import os
 import re
 import shutil
+import stat
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +22,8 @@ from dlcourse.grading import sandbox
 
 OUTPUT_CAP_BYTES = 1_000_000
 RESULT_CAP_BYTES = 16_000_000
+NOTE_CAP_BYTES = 100_000
+PROCESS_CAP = 32  # the student's code may not start processes; a fork bomb stops here
 _KEY = re.compile(r"^c\d+(/[A-Za-z0-9_.\-]+)*$")
 
 
@@ -36,6 +41,7 @@ def job_limits(exercise):
         "cpu_s": exercise.timeout_s,
         "memory_mb": exercise.memory_mb,
         "file_bytes": max(OUTPUT_CAP_BYTES, RESULT_CAP_BYTES) + 1_000_000,
+        "processes": PROCESS_CAP,
     }
 
 
@@ -191,47 +197,94 @@ def _child_failure(outcome, exercise, output_size):
     return f"the code ended the process (exit status {outcome.exit_code}) before giving its answers"
 
 
+def _regular_file(path):
+    """os.stat_result of ``path`` if it is a regular file (not a link the child planted)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return info if stat.S_ISREG(info.st_mode) else None
+
+
+def _read_bytes(path, cap):
+    """The bytes of a regular file of at most ``cap`` bytes, never following a link; or None."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        data = handle.read(cap + 1)
+    return data if len(data) <= cap else None
+
+
 def _read_note(job_dir):
-    path = job_dir / sandbox.NOTE_NAME
-    if not path.is_file() or path.stat().st_size > 100_000:
+    data = _read_bytes(job_dir / sandbox.NOTE_NAME, NOTE_CAP_BYTES)
+    if data is None:
         return None
     try:
-        note = json.loads(path.read_text(encoding="utf-8"))
+        note = json.loads(data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         return None
     return note if isinstance(note, dict) else None
 
 
-def _load_results(job_dir):
-    path = job_dir / sandbox.RESULT_NAME
-    if not path.is_file() or path.stat().st_size > RESULT_CAP_BYTES:
-        raise ValueError("no readable answers came back")
-    arrays = {}
-    with np.load(path, allow_pickle=False) as data:
-        for key in data.files:
-            if not _KEY.match(key):
-                raise ValueError(f"an unexpected entry {key!r} came back")
-            value = data[key]
+def _result_caps(expected):
+    """(most arrays, most bytes of one array, most bytes in all) the answers may take."""
+    leaves = [np.asarray(v) for case in expected for v in flatten(case, "c", {}).values()]
+    largest = max((leaf.nbytes for leaf in leaves), default=0)
+    total = sum(leaf.nbytes for leaf in leaves)
+    # room for a wrong answer (float64 for float32, a sum left out) but not for a bomb
+    per_array = max(64 * 1024, 8 * largest)
+    return 2 * len(leaves) + 16, per_array, min(RESULT_CAP_BYTES, max(1_000_000, 8 * total))
+
+
+def _load_results(job_dir, expected):
+    """The answers' arrays, each entry checked as stored before any is read into memory."""
+    most_arrays, per_array, total_cap = _result_caps(expected)
+    data = _read_bytes(job_dir / sandbox.RESULT_NAME, total_cap + 65536)
+    if data is None:
+        raise ValueError("no readable answers came back (missing, a link, or too large)")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        entries = archive.infolist()
+        if len(entries) > most_arrays:
+            raise ValueError(f"{len(entries)} arrays came back, more than the answers hold")
+        for entry in entries:
+            key = entry.filename.removesuffix(".npy")
+            if not entry.filename.endswith(".npy") or not _KEY.match(key):
+                raise ValueError(f"an unexpected entry {entry.filename!r} came back")
+            if entry.compress_type != zipfile.ZIP_STORED or entry.file_size > per_array:
+                raise ValueError(f"{key} came back larger than any answer could be")
+        arrays = {}
+        for entry in entries:
+            key = entry.filename.removesuffix(".npy")
+            with archive.open(entry) as handle:
+                value = np.lib.format.read_array(handle, allow_pickle=False)
             if value.dtype.kind not in "biufc":
                 raise ValueError(f"{key} came back as {value.dtype}, not numbers")
             arrays[key] = value
     return arrays
 
 
-def verify(exercise, cases, expected, *, setup, solution, forbidden, server, job_dir):
+def verify(exercise, cases, expected, *, setup, solution, forbidden, server, job_dir=None):
     """Run ``exercise`` for one student; return a :class:`Verdict`.
 
     ``setup`` and ``solution`` are lists of ``(grade_id, source)``;
-    ``expected`` are the trusted answers, one per case.
+    ``expected`` are the trusted answers, one per case. ``job_dir`` is a
+    fresh folder for the job; None: the server's own (an OS sandbox's /job).
     """
-    if job_dir.exists():
-        shutil.rmtree(job_dir)
-    job_dir.mkdir(parents=True)
-    os.chmod(job_dir, 0o700)
+    if job_dir is None:
+        job_dir = server.fresh_job_dir()
+    else:
+        if job_dir.exists():
+            shutil.rmtree(job_dir)
+        job_dir.mkdir(parents=True)
+        os.chmod(job_dir, 0o700)
     write_job(job_dir, exercise, cases, setup, solution, forbidden)
     outcome = server.run(job_dir, wall_limit(exercise))
-    output = job_dir / sandbox.OUTPUT_NAME
-    output_size = output.stat().st_size if output.is_file() else 0
+    output = _regular_file(job_dir / sandbox.OUTPUT_NAME)
+    output_size = output.st_size if output is not None else 0
     note = _read_note(job_dir)
     if outcome.exit_code != sandbox.EXIT_DONE or outcome.timed_out or outcome.server_died:
         return Verdict(False, reason=_child_failure(outcome, exercise, output_size))
@@ -260,9 +313,9 @@ def verify(exercise, cases, expected, *, setup, solution, forbidden, server, job
     if stage != "done" or not isinstance(note.get("skeletons"), list):
         return Verdict(False, reason="the code ended the process before giving its answers")
     try:
-        arrays = _load_results(job_dir)
+        arrays = _load_results(job_dir, expected)
         got = [_rebuild(node, arrays) for node in note["skeletons"]]
-    except (ValueError, KeyError, OSError, TypeError) as err:
+    except (ValueError, KeyError, OSError, TypeError, EOFError, zipfile.BadZipFile) as err:
         return Verdict(False, reason=f"the answers could not be read back: {err}")
     if len(got) != len(cases):
         return Verdict(False, reason="the answers could not be read back: cases are missing")
