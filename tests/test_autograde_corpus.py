@@ -133,6 +133,7 @@ def graded(tmp_path_factory):
                     for grade in notebook.grades:
                         scores.setdefault(submission.student.id, {})[grade.name] = grade.score
         results[assignment] = (rows, records, scores)
+    results["course"] = course
     return results
 
 
@@ -204,3 +205,22 @@ def test_corpus_table(graded):
         assert set(graded[assignment][0]) == {
             s.student_id for s in SUBMISSIONS if s.assignment == assignment
         }
+
+
+PLANTED = ("numpy.py", "sitecustomize.py", "dlcourse_checks_02_activations.py")
+
+
+def test_attacks_left_no_mark_on_the_grader(graded):
+    """The planter and the lurker of the corpus changed nothing outside their sandboxes."""
+    import sqlite3
+
+    course = graded["course"]
+    for folder in (ROOT, ROOT / "autograder", course, course / "checks", Path("/tmp")):
+        planted = [name for name in PLANTED if (folder / name).exists()]
+        assert not planted, f"{folder} has {planted}"
+    for name in ("02-activations.py", "04-backprop.py"):
+        shipped = (ROOT / "autograder" / "checks" / name).read_text(encoding="utf-8")
+        assert (course / "checks" / name).read_text(encoding="utf-8") == shipped
+    with sqlite3.connect(course / "gradebook.db") as db:
+        odd = db.execute("SELECT name FROM sqlite_master WHERE type IN ('trigger', 'view')")
+        assert odd.fetchall() == []
