@@ -334,3 +334,15 @@ def test_an_answer_planted_as_a_link_is_not_followed(tmp_path):
     (tmp_path / "result.npz").symlink_to(target)
     with pytest.raises(ValueError, match="a link"):
         _load_results(tmp_path, [np.zeros(4)])
+
+
+def test_without_the_os_sandbox_every_record_says_so():
+    from dlcourse.grading.student import SANDBOX_OS, Assignment, _record
+
+    def record(os_sandbox):
+        assignment = Assignment("a", Path("."), "", [("c", 1.0)], {}, b"s" * 16, [])
+        assignment.os_sandbox = os_sandbox
+        return _record(assignment, "student", "graded")
+
+    assert record(True)["sandbox"] == SANDBOX_OS
+    assert "in-process guard only" in record(False)["sandbox"]

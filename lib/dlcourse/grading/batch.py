@@ -35,6 +35,7 @@ def make_worker(assignment, folder):
             assignment.name,
             assignment.memory_mb,
             forbidden=[*assignment.forbidden, folder.parent],  # every worker's files
+            os_sandbox=assignment.os_sandbox,
         )
     jobs = folder / "jobs"
     jobs.mkdir(exist_ok=True)
@@ -88,7 +89,7 @@ def grade_all(assignment, submissions, workers=1, progress=True):
                     records[submission.student_id] = _grade_safely(worker, submission)
                     bar.update()
             finally:
-                worker.server.stop()
+                worker.stop()
         else:
             context = multiprocessing.get_context("spawn")
             with context.Pool(workers, initializer=_init, initargs=(assignment, root)) as pool:

@@ -77,6 +77,13 @@ def add_arguments(parser):
         const="none",
         help="the same as --in-kernel none",
     )
+    parser.add_argument(
+        "--no-os-sandbox",
+        dest="os_sandbox",
+        action="store_false",
+        help="grade without bubblewrap, with the in-process guard only: NOT safe against "
+        "students who try (a warning goes into every record)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -113,7 +120,14 @@ def _autograde(args):
         solutions=args.solutions,
         extra_forbidden=[submitted, out],
         in_kernel=args.in_kernel,
+        os_sandbox=args.os_sandbox,
     )
+    if not args.os_sandbox:
+        print(
+            "warning: --no-os-sandbox: student code runs with the in-process guard only and "
+            "could reach the course's files; every record says so",
+            file=sys.stderr,
+        )
     print(
         f"grading {len(submissions)} submission(s) of {args.assignment} "
         f"with {args.workers} worker(s)",
