@@ -151,6 +151,7 @@ def _view_args(view):
             args.extend(["--ro-bind", system, system])
     for path in _SYSTEM_FILES:
         if os.path.exists(path):
+            make_parents(path)
             args.extend(["--ro-bind", path, path])
     for folder in view.read_only:
         make_parents(folder)
@@ -199,28 +200,24 @@ def command(view, argv):
         job = ["--bind", str(view.writable), dest, "--chdir", dest]
     else:
         job = ["--chdir", "/tmp"]
+    # The private /tmp comes first: folders of the view that live under /tmp (a checkout or a
+    # virtual environment there, the grader's job folders) are bound on top of it.
     if os.geteuid() != 0:
-        return [
-            bwrap,
-            *_JAIL,
-            *_view_args(view),
-            *inner_mounts,
-            *job,
-            *_env_args(view),
-            "--",
-            *argv,
-        ]
+        view_args = _view_args(view)
+        return [bwrap, *_JAIL, *inner_mounts, *view_args, *job, *_env_args(view), "--", *argv]
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         raise SandboxUnavailable("setpriv (util-linux) is needed to drop root in the sandbox")
     uid = str(sandbox_uid())
+    # The outer, privileged bwrap can read root's folders and lays the view out; the inner
+    # one, as nobody, binds the same paths again from it inside its own namespaces.
     outer = [bwrap, "--die-with-parent", *_view_args(view), "--bind", "/proc", "/proc"]
     outer += ["--dev", "/dev", "--dir", "/tmp"]
     if view.writable is not None:
         outer += [*_parent_dirs(dest), "--bind", str(view.writable), dest]
     drop = [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
     drop += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-    inner = [bwrap, *_JAIL, "--ro-bind", "/", "/", *inner_mounts]
+    inner = [bwrap, *_JAIL, *inner_mounts, *_view_args(view)]
     if view.writable is not None:
         inner += ["--bind", dest, dest, "--chdir", dest]
     else:
