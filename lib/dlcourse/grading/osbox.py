@@ -134,7 +134,8 @@ def _ancestors(path):
     return [str(p) for p in reversed(parts) if str(p) != "/"]
 
 
-def _view_args(view):
+def _view_args(view, again=False):
+    """bwrap's arguments that lay ``view`` out; ``again``: from a view already laid out."""
     args = []
     made = set()
 
@@ -156,8 +157,8 @@ def _view_args(view):
     for folder in view.read_only:
         make_parents(folder)
         args.extend(["--ro-bind", folder, folder])
-    for host, dest in view.overlays:
-        args.extend(["--ro-bind", str(host), str(dest)])
+    for host, dest in view.overlays:  # laid out once, a file is found at its own place
+        args.extend(["--ro-bind", str(dest if again else host), str(dest)])
     for folder in view.masked:
         args.extend(["--tmpfs", folder, "--remount-ro", folder])
     return args
@@ -217,7 +218,7 @@ def command(view, argv):
         outer += [*_parent_dirs(dest), "--bind", str(view.writable), dest]
     drop = [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
     drop += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-    inner = [bwrap, *_JAIL, *inner_mounts, *_view_args(view)]
+    inner = [bwrap, *_JAIL, *inner_mounts, *_view_args(view, again=True)]
     if view.writable is not None:
         inner += ["--bind", dest, dest, "--chdir", dest]
     else:

@@ -18,8 +18,8 @@ import ctypes
 import importlib
 import json
 import os
-import shutil
 import signal
+import stat
 import sys
 import time
 
@@ -83,16 +83,25 @@ def _reap():
             return
 
 
-def empty(folder):
+def empty(folder, device=None):
+    """Delete what a job left in ``folder``, not entering the view's read-only mounts in it."""
+    device = os.lstat(folder).st_dev if device is None else device
     for entry in os.listdir(folder):
         path = os.path.join(folder, entry)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            try:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if info.st_dev != device:  # a folder of the view bound here (a checkout under /tmp)
+            continue
+        try:
+            if stat.S_ISDIR(info.st_mode):
+                empty(path, device)
+                os.rmdir(path)
+            else:
                 os.unlink(path)
-            except OSError:
-                pass
+        except OSError:
+            pass  # a mount point of the view stays
 
 
 def serve(forbidden):
