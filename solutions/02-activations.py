@@ -498,6 +498,13 @@ def softmax_backward(dout, cache):
 
 # %% nbgrader={"grade": true, "grade_id": "check_softmax_backward", "locked": true, "points": 4, "schema_version": 3, "solution": false}
 # classic mistakes, each recognised by its exact numbers: (wrong backward, explanation)
+def _lost_axis(dout, s, axis):
+    """The sum without keepdims; along the first axis it broadcasts back rightly: no mistake."""
+    if axis % dout.ndim == 0:
+        return np.full_like(dout, np.nan)
+    return s * (dout - (dout * s).sum(axis=axis))
+
+
 SOFTMAX_MISTAKES = [
     (
         lambda dout, cache: dout * cache[0] * (1 - cache[0]),
@@ -505,7 +512,7 @@ SOFTMAX_MISTAKES = [
         "each output depends on every input of its row: dx = s * (dout - sum(dout * s)).",
     ),
     (
-        lambda dout, cache: cache[0] * (dout - (dout * cache[0]).sum(axis=cache[1])),
+        lambda dout, cache: _lost_axis(dout, *cache),
         "the sum lost its axis (no keepdims=True) and broadcast along the wrong one: a square "
         "batch raises no error, it only gives wrong numbers. Sum with keepdims=True.",
     ),

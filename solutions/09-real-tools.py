@@ -192,50 +192,89 @@ def nchw_dense_to_nhwc(kernel, channels, height, width):
 
 
 # %% nbgrader={"grade": true, "grade_id": "check_nchw_dense_to_nhwc", "locked": true, "points": 4, "schema_version": 3, "solution": false}
+def flatten_nchw(maps):
+    """(N, C, H, W) maps flattened as the trained model saw them: channel by channel."""
+    return maps.reshape(len(maps), -1)
+
+
+def flatten_nhwc(maps):
+    """The same maps stored channels last, (N, H, W, C), and flattened: pixel by pixel."""
+    return np.moveaxis(maps, 1, -1).reshape(len(maps), -1)
+
+
+def flatten_nwhc(maps):
+    """The same maps stored (N, W, H, C): pixels column by column, a classic slip."""
+    return np.moveaxis(maps, 1, -1).swapaxes(1, 2).reshape(len(maps), -1)
+
+
+def first_misplaced(got, kernel, channels, height, width):
+    """A sentence naming the first feature whose weights the port takes from another feature."""
+    shape = (channels, height, width)
+
+    def named(index):
+        return tuple(int(i) for i in np.unravel_index(index, shape))
+
+    one_hot = np.eye(kernel.shape[0]).reshape(-1, *shape)  # one map per feature (c, h, w)
+    weights = flatten_nhwc(one_hot) @ got  # the weights the port gives each feature
+    for feature in range(kernel.shape[0]):
+        if not np.allclose(weights[feature], kernel[feature]):
+            rows = np.flatnonzero(np.all(np.isclose(kernel, weights[feature]), axis=1))
+            source = f"feature {named(rows[0])}" if len(rows) else "no feature (they are no row)"
+            return (f"feature (c, h, w) = {named(feature)} of the maps gets the weights of "
+                    f"{source}: check which axis each layout runs through fastest.")  # fmt: skip
+    return "the outputs differ, yet every feature gets its own weights: is a row scaled?"
+
+
 def check_layout(kernel, channels, height, width, seed=0):
-    """Same outputs after an NHWC flatten as the original kernel after an NCHW flatten."""
+    """Same outputs after an NHWC flatten as the original kernel after an NCHW flatten.
+
+    The expected values are outputs: the maps go through the trained layout and through the
+    port, and the two must agree. Classic mistakes are recognised the same way, by the
+    layout under which the returned kernel *would* be right.
+    """
     context = f"For (C, H, W) = {(channels, height, width)}: "
     before = kernel.copy()
     got = nchw_dense_to_nhwc(kernel, channels, height, width)
     assert np.array_equal(kernel, before), f"{context}kernel was modified: return a new array."
-    units = kernel.shape[1]
     assert got.shape == kernel.shape, (
         f"{context}the result has shape {got.shape}, expected {kernel.shape}: only the order of "
         "the rows changes."
     )
     maps = np.random.default_rng(seed).standard_normal((5, channels, height, width))
-    expected_out = maps.reshape(5, -1) @ kernel  # what the trained model computes (NCHW)
-    got_out = maps.transpose(0, 2, 3, 1).reshape(5, -1) @ got  # the port (NHWC)
-    grid = kernel.reshape(channels, height, width, units)
-    mistakes = [
-        (kernel, "the rows are in their original order: a reshape alone does not move them."),
-        (
-            grid.transpose(2, 1, 0, 3).reshape(kernel.shape),
-            "the rows are in (w, h, c) order: NHWC flattens rows, then columns, then channels "
-            "(transpose(1, 2, 0, 3)).",
-        ),
-        (
-            kernel.reshape(height, width, channels, units)
-            .transpose(2, 0, 1, 3)
-            .reshape(kernel.shape),
-            "the rows moved the other way, from NHWC order to NCHW order: view them as a "
-            "(C, H, W) grid and put C last.",
-        ),
-    ]
-    expected = grid.transpose(1, 2, 0, 3).reshape(kernel.shape)
-    for wrong, explanation in mistakes:
-        if not np.allclose(wrong, expected) and np.allclose(got, wrong):
-            raise AssertionError(context + explanation)
+    expected_out = flatten_nchw(maps) @ kernel  # what the trained model computes (NCHW)
+    got_out = flatten_nhwc(maps) @ got  # the port (NHWC)
+
+    def agrees(computed):
+        return np.allclose(computed, expected_out, rtol=1e-4, atol=1e-6)
+
+    if not agrees(got_out):
+        if np.array_equal(got, kernel):
+            raise AssertionError(
+                f"{context}the rows are in their original order: a reshape alone does not move "
+                "them."
+            )
+        if agrees(flatten_nwhc(maps) @ got):
+            raise AssertionError(
+                f"{context}your kernel would be right for maps stored (W, H, C), pixels column "
+                "by column; NHWC stores them row by row, (H, W, C)."
+            )
+        if np.allclose(flatten_nchw(maps) @ got, flatten_nhwc(maps) @ kernel):
+            raise AssertionError(
+                f"{context}the rows moved the other way: after an NCHW Flatten your kernel "
+                "computes what the original computes after an NHWC one. View the rows as the "
+                "(C, H, W) grid they are now and put C last."
+            )
+        raise AssertionError(context + first_misplaced(got, kernel, channels, height, width))
     d = diagnose(got_out, expected_out, name="outputs of the ported Dense layer")
     assert d.ok, f"{context}{d}"
     assert got.dtype == kernel.dtype, f"{context}dtype {got.dtype}, expected {kernel.dtype}."
 
 
-# the worked example: rows 0, 1, 2, 3 become rows 0, 2, 1, 3
-by_hand = nchw_dense_to_nhwc(np.array([[0.0], [1.0], [2.0], [3.0]]), 2, 1, 2)
-assert np.array_equal(by_hand.ravel(), [0.0, 2.0, 1.0, 3.0]), f"by hand: got rows {by_hand.ravel()}"
 rng = np.random.default_rng(0)
 check_layout(rng.standard_normal((3 * 4 * 5, 7)), 3, 4, 5)
+# the worked example, a known answer: rows 0, 1, 2, 3 become rows 0, 2, 1, 3
+by_hand = nchw_dense_to_nhwc(np.array([[0.0], [1.0], [2.0], [3.0]]), 2, 1, 2)
+assert np.array_equal(by_hand.ravel(), [0.0, 2.0, 1.0, 3.0]), f"by hand: got rows {by_hand.ravel()}"
 print("All visible checks passed.")
 ### BEGIN HIDDEN TESTS
 hidden_rng = np.random.default_rng(909)

@@ -6,7 +6,10 @@ For each chapter the build
 2. writes the nbgrader *source* notebook into the build folder and runs
    nbgrader's ``generate_assignment`` on it (:mod:`dlcourse.course.release`);
 3. normalises the released notebook so that the same input always gives the
-   same bytes, and checks it: no marker left, stubs in place, outputs cleared;
+   same bytes, and checks it: no marker left, stubs in place, outputs cleared,
+   and no visible function that returns an exercise's answer (the behavioural
+   leak test of :mod:`dlcourse.course.answer_leaks`, run against the chapter's
+   ``autograder/checks`` file when it has one);
 4. writes it into ``course/``, unless the notebook there was edited since the
    last build (see :mod:`dlcourse.course.manifest`): then it refuses, or keeps
    a timestamped backup first (``backup=True``), or overwrites (``force=True``).
@@ -21,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dlcourse.course import leaks, lint, manifest
+from dlcourse.course.answer_leaks import answer_leaks
 from dlcourse.course.normalise import dumps, normalise
 from dlcourse.course.paths import chapter_name
 
@@ -63,7 +67,8 @@ def release_text(solution, layout):
     from dlcourse.course.source import read_solution
 
     name = chapter_name(solution)
-    problems = lint.lint_source(read_solution(solution))
+    source = read_solution(solution)
+    problems = lint.lint_source(source)
     if problems:
         raise BuildError(_listing(f"{solution} has metadata problems", problems))
     source_text = dumps(normalise(read_solution(solution)))
@@ -75,11 +80,22 @@ def release_text(solution, layout):
     student = normalise(read(release / f"{name}.ipynb", as_version=4))
     text = dumps(student)
     problems = leaks.scan_folder(release, layout.solution_files()) + lint.lint_release(student)
+    checks = _checks_file(layout, name)
+    if checks is not None:  # a chapter without graded exercises has no answers to leak
+        problems += answer_leaks(student, source, checks)
     if problems:
         raise BuildError(
             _listing(f"the student version of {name} is not safe to publish", problems)
         )
     return text
+
+
+def _checks_file(layout, name):
+    """The chapter's ``autograder/checks/<name>.py``, or None when it has none."""
+    if layout.autograder is None:
+        return None
+    path = layout.autograder / "checks" / f"{name}.py"
+    return path if path.is_file() else None
 
 
 def _listing(headline, problems):

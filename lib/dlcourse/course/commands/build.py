@@ -7,7 +7,9 @@ that raise NotImplementedError, hidden tests removed, outputs cleared.
 
 A course notebook edited since the last build is never overwritten silently:
 pass --backup to keep a timestamped copy in course/.backups/ first, or --force.
-The build fails if any solution or hidden test would reach course/.
+The build fails if any solution or hidden test would reach course/, or if a
+visible function of a student notebook returns an exercise's answer (each
+chapter's visible cells are run against its autograder/checks file).
 
 Examples:
   dlcourse build                      # every chapter
