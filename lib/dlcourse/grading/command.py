@@ -19,11 +19,14 @@ Submissions (--submitted DIR), either layout:
   DIR/<student_id>/ASSIGNMENT/ASSIGNMENT.ipynb     nbgrader's submitted/ layout
   DIR/<student_id>_<anything>.ipynb                 a flat folder, as zip_collect leaves it
 
-Results (--out DIR):
-  grades.csv               student_id, assignment, score, max_score, one column per graded cell
+Results (--out DIR), each student's written as soon as it is graded:
   records/<student>.json   each exercise's points, verification, diagnosis and reason
   feedback/<student>.html  a page per student saying what to fix
-A previous run's results are moved to DIR/backup-<timestamp>/ first.
+  grades.csv               student_id, assignment, score, max_score, one column per graded
+                           cell (written at the end)
+An interrupted run (DIR/.grading-in-progress.json) is resumed by the same command: the
+records of notebooks that did not change are kept. Any other previous results are moved
+to DIR/backup-<timestamp>/ first.
 
 The per-student seeds come from a secret in <course-dir>/.grading-secret
 (created on first use, mode 0600); keep it out of version control.
@@ -34,7 +37,12 @@ Examples:
   dlcourse autograde 02-activations --submitted sub/ --out grades/02 --in-kernel full
 """
 
+import dataclasses
+import hashlib
+import hmac
 import sys
+import tempfile
+from datetime import datetime
 from pathlib import Path
 
 HELP = "grade submitted notebooks with nbgrader, verified out of the kernel"
@@ -78,6 +86,13 @@ def add_arguments(parser):
         help="the same as --in-kernel none",
     )
     parser.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="wall-clock limit of one submission, after which its worker is killed and the "
+        "submission tried once more (default: 600 s plus the exercises' own limits)",
+    )
+    parser.add_argument(
         "--no-os-sandbox",
         dest="os_sandbox",
         action="store_false",
@@ -96,6 +111,9 @@ def run(args):
     if args.workers < 1:
         print("dlcourse autograde: --workers must be at least 1", file=sys.stderr)
         return 2
+    if args.time_limit is not None and not args.time_limit > 0:
+        print("dlcourse autograde: --time-limit must be a positive number", file=sys.stderr)
+        return 2
     try:
         return _autograde(args)
     except (CourseLayoutError, ChecksError, GradingSetupError, SubmissionsError, ValueError) as err:
@@ -103,48 +121,187 @@ def run(args):
         return 1
 
 
+def _sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _run_marker(assignment, checks_sha256):
+    """What identifies a run: the same marker means the same grades for the same notebooks."""
+    return {
+        "assignment": assignment.name,
+        "checks_sha256": checks_sha256,
+        "source_sha256": _sha256(assignment.source_text.encode("utf-8")),
+        # the seeds' key, hashed under itself: says "the same secret", reveals nothing
+        "secret": hmac.new(assignment.secret, b"dlcourse resume marker", "sha256").hexdigest(),
+        "in_kernel": assignment.in_kernel,
+        "os_sandbox": assignment.os_sandbox,
+        "started": datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def _in_kernel_mode(args, course_dir):
+    """The in-kernel mode to grade with, after a first look at the gradebook.
+
+    A gradebook with triggers or foreign tables is not written (see
+    gradebook.check_gradebook). Grading can still go on if the assignment is
+    registered already, without nbgrader's pass, which would run on copies of
+    that gradebook; registering it would write to it, so then nothing is graded.
+    """
+    from dlcourse.grading import coursedir, gradebook
+
+    if not gradebook.foreign_objects(course_dir):
+        return args.in_kernel
+    try:
+        gradebook.check_gradebook(course_dir)
+    except gradebook.GradebookError as err:
+        problem = str(err)
+    source = coursedir.source_path(args.assignment, course_dir)
+    current = source.read_text(encoding="utf-8") if source.is_file() else None
+    wanted = coursedir.source_text(args.assignment, args.solutions)
+    if current != wanted or not coursedir._registered(args.assignment, course_dir):
+        raise gradebook.GradebookError(
+            f"{problem} Nothing was graded: {args.assignment} must be registered in the gradebook "
+            f"first, which writes to it."
+        )
+    print(
+        f"dlcourse autograde: {problem}\nGrading goes on without nbgrader's in-kernel pass "
+        f"(it would run on copies of that gradebook), and the gradebook is not written.",
+        file=sys.stderr,
+    )
+    return "none"
+
+
+def _resume_or_back_up(out, marker, submissions, assignment):
+    """``{student_id: record}`` kept from an unfinished run of the same kind, or {}.
+
+    A record is kept when its notebook's bytes and the checks are the ones it
+    was graded with; records of grader failures are graded again. Any other
+    previous results are moved to a backup folder first.
+    """
+    from dlcourse.grading import outputs
+    from dlcourse.grading.batch import check_record
+    from dlcourse.grading.submissions import BATCH_FLAG_PREFIXES
+
+    if not outputs.same_run(outputs.unfinished_run(out), marker):
+        backup = outputs.back_up_previous(out)
+        if backup is not None:
+            print(f"the previous results in {out} were moved to {backup}", file=sys.stderr)
+        return {}
+    current = {s.student_id: s for s in submissions}
+    kept = {}
+    for sid, record in outputs.previous_records(out).items():
+        submission = current.get(sid)
+        if (
+            submission is not None
+            and submission.sha256 is not None
+            and record.get("submission_sha256") == submission.sha256
+            and record.get("checks_sha256") == marker["checks_sha256"]
+            and record.get("status") in ("graded", "unreadable")
+            and check_record(record, assignment, sid) is None
+        ):
+            # the flags about other students are this run's, not the interrupted one's
+            flags = [f for f in record["flags"] if not f.startswith(BATCH_FLAG_PREFIXES)]
+            kept[sid] = {**record, "flags": [*flags, *submission.flags]}
+    print(
+        f"resuming the unfinished run in {out}: {len(kept)} record(s) resumed, "
+        f"{len(submissions) - len(kept)} to grade",
+        file=sys.stderr,
+    )
+    return kept
+
+
+def _with_identical_flags(submissions, assignment):
+    """The submissions, flagged where their solution code equals another student's."""
+    from dlcourse.grading.outputs import shown_id
+    from dlcourse.grading.submissions import identical_flags, solution_ids
+
+    flags = identical_flags(submissions, solution_ids(assignment.source_text), shown_id)
+    return [
+        dataclasses.replace(s, flags=(*s.flags, flags[s.student_id]))
+        if s.student_id in flags
+        else s
+        for s in submissions
+    ]
+
+
 def _autograde(args):
     from dlcourse.grading import coursedir, gradebook, outputs
     from dlcourse.grading.batch import grade_all
+    from dlcourse.grading.checks import checks_path
     from dlcourse.grading.plan import plan_assignment
-    from dlcourse.grading.submissions import find_submissions
+    from dlcourse.grading.submissions import find_submissions, snapshot
 
     course_dir = coursedir.course_path(args.course_dir)
     out = Path(args.out).resolve()
     submitted = Path(args.submitted).resolve()
     submissions = find_submissions(submitted, args.assignment)
-    assignment = plan_assignment(
-        args.assignment,
-        course_dir,
-        secret_file=args.secret_file,
-        solutions=args.solutions,
-        extra_forbidden=[submitted, out],
-        in_kernel=args.in_kernel,
-        os_sandbox=args.os_sandbox,
-    )
-    if not args.os_sandbox:
+    in_kernel = _in_kernel_mode(args, course_dir)
+    with tempfile.TemporaryDirectory(prefix="dlcourse-submissions-") as copies:
+        assignment = plan_assignment(
+            args.assignment,
+            course_dir,
+            secret_file=args.secret_file,
+            solutions=args.solutions,
+            extra_forbidden=[submitted, out, copies],
+            in_kernel=in_kernel,
+            os_sandbox=args.os_sandbox,
+        )
+        if not args.os_sandbox:
+            print(
+                "warning: --no-os-sandbox: student code runs with the in-process guard only and "
+                "could reach the course's files; every record says so",
+                file=sys.stderr,
+            )
+        checks_sha256 = _sha256(checks_path(course_dir, args.assignment).read_bytes())
+        marker = _run_marker(assignment, checks_sha256)
+        submissions = _with_identical_flags(snapshot(submissions, submitted, copies), assignment)
+        stems = outputs.file_stems([s.student_id for s in submissions])
+        kept = _resume_or_back_up(out, marker, submissions, assignment)
+        outputs.start_run(out, marker)
+        for record in kept.values():
+            outputs.write_record(out, record, stems[record["student_id"]])
+        todo = [s for s in submissions if s.student_id not in kept]
         print(
-            "warning: --no-os-sandbox: student code runs with the in-process guard only and "
-            "could reach the course's files; every record says so",
+            f"grading {len(todo)} submission(s) of {args.assignment} with {args.workers} worker(s)",
             file=sys.stderr,
         )
-    print(
-        f"grading {len(submissions)} submission(s) of {args.assignment} "
-        f"with {args.workers} worker(s)",
-        file=sys.stderr,
-    )
-    records = grade_all(assignment, submissions, workers=args.workers, progress=not args.quiet)
+        fresh = grade_all(
+            assignment,
+            todo,
+            workers=args.workers,
+            progress=not args.quiet,
+            on_record=lambda s, record: outputs.write_record(out, record, stems[s.student_id]),
+            limit_s=args.time_limit,
+            stamp={"checks_sha256": checks_sha256},
+        )
+    by_id = {**kept, **{r["student_id"]: r for r in fresh}}
+    records = [by_id[s.student_id] for s in submissions]
+    outputs.write_grades(out, records, [gid for gid, _ in assignment.graded], stems)
+    _print_summary(out, records, assignment)
+    try:
+        gradebook.write_scores(course_dir, args.assignment, records)
+    except gradebook.GradebookError as err:
+        again = (
+            "grades again with nbgrader's in-kernel pass"
+            if in_kernel != args.in_kernel
+            else "writes it without grading again"
+        )
+        print(
+            f"dlcourse autograde: {err}\ngrades.csv, records/ and feedback/ are complete; "
+            f"once the gradebook is fixed, the same command {again}.",
+            file=sys.stderr,
+        )
+        return 1
+    outputs.finish_run(out)
+    return 0
 
-    backup = outputs.back_up_previous(out)
-    if backup is not None:
-        print(f"the previous results in {out} were moved to {backup}", file=sys.stderr)
-    grade_ids = [gid for gid, _ in assignment.graded]
-    outputs.write_results(out, records, grade_ids)
-    gradebook.write_scores(course_dir, args.assignment, records)
+
+def _print_summary(out, records, assignment):
+    from dlcourse.grading.outputs import shown_id
 
     total = sum(r["score"] for r in records)
     flagged = sum(bool(r["flags"]) for r in records)
-    not_graded = [r["student_id"] for r in records if r["status"] != "graded"]
+    not_graded = [r for r in records if r["status"] != "graded"]
     print(
         f"wrote {out / 'grades.csv'}: mean score {total / len(records):.2f} / "
         f"{assignment.max_score:g}"
@@ -152,5 +309,8 @@ def _autograde(args):
     if flagged:
         print(f"{flagged} record(s) have flags for the instructor (see records/)")
     if not_graded:
-        print(f"not graded (unreadable or missing): {', '.join(not_graded)}")
-    return 0
+        print(f"not graded ({len(not_graded)}):")
+        for record in not_graded:
+            sid = shown_id(record["student_id"])
+            shown = sid if sid.isprintable() and sid == sid.strip() else repr(sid)
+            print(f"  {shown}: {record['status']}: {record['reason']}")

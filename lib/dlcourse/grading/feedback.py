@@ -5,9 +5,15 @@ when it was not, the diagnosis of the first failing case (which array, what
 was expected, the likely mistake) or why nothing could be verified. Every
 piece of text is escaped: it may quote what the student's code printed or
 raised.
+
+A flag naming another student (an identical submission) is left out: the
+page goes to the student, the record keeps it for the instructor.
 """
 
+import os
 from html import escape
+
+from dlcourse.grading.submissions import IDENTICAL_PREFIX
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; color: #222; }
@@ -40,8 +46,13 @@ def _row(exercise):
 
 def feedback_html(record):
     """The feedback page of one record, as HTML text."""
-    title = f"{record['assignment']}: feedback for {record['student_id']}"
-    flags = "".join(f'<li class="flag">{escape(str(flag))}</li>' for flag in record["flags"])
+    student = os.fsencode(record["student_id"]).decode("utf-8", "backslashreplace")
+    title = f"{record['assignment']}: feedback for {student}"
+    flags = "".join(
+        f'<li class="flag">{escape(str(flag))}</li>'
+        for flag in record["flags"]
+        if not str(flag).startswith(IDENTICAL_PREFIX)
+    )
     rows = "".join(_row(exercise) for exercise in record["exercises"])
     return (
         "<!DOCTYPE html>\n"

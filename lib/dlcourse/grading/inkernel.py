@@ -10,6 +10,7 @@ course folder (a copy of the assignment's source and of the gradebook) and
 the parent alone writes the real gradebook afterwards.
 """
 
+import hashlib
 import io
 import json
 import logging
@@ -75,6 +76,9 @@ class PrivateCourse:
         from nbgrader.coursedir import CourseDirectory
 
         name = self.assignment
+        # nbgrader reads the id as a glob and strips its spaces: in this private course the
+        # student goes by a plain name made from the id, so "a*" or " x" grade only themselves
+        given_id, student_id = student_id, private_id(student_id)
         submitted = self.folder / "submitted" / student_id / name
         shutil.rmtree(submitted, ignore_errors=True)
         submitted.mkdir(parents=True)
@@ -108,15 +112,21 @@ class PrivateCourse:
             ) from err
         finally:
             app.log.removeHandler(handler)
-        return self.scores(student_id)
+        return self.scores(given_id)
 
     def scores(self, student_id):
         from nbgrader.api import Gradebook
 
         name = self.assignment
+        student_id = private_id(student_id)
         with Gradebook(f"sqlite:///{self.db_path}") as gb:
             notebook = gb.find_submission_notebook(name, name, student_id)
             return {grade.name: grade.auto_score for grade in notebook.grades}
+
+
+def private_id(student_id):
+    """The name a student has in a worker's private course: letters and digits only."""
+    return "student-" + hashlib.sha256(student_id.encode("utf-8")).hexdigest()[:20]
 
 
 def _preprocessors(sandboxed):
