@@ -96,7 +96,8 @@ class ForkServer:
     def start(self):
         env = {**os.environ, **QUIET_ENV}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", __name__],
+            [sys.executable, "-I", "-m", __name__],  # isolated: no module planted in a cwd
+            cwd="/",
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

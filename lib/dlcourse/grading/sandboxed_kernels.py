@@ -25,6 +25,7 @@ Protocol, one JSON line each way: ``{"op": "reset"}``, ``{"op": "fork", ...}``
 import itertools
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -37,6 +38,7 @@ from dlcourse.grading import osbox
 from dlcourse.grading.limited_kernel import DEFAULT_MEMORY_MB, MEMORY_ENV, QUIET_ENV
 
 KERNELS_ENV = "DLCOURSE_SANDBOX_KERNELS"  # the folder under which each kernel gets its own
+KERNEL_PROCESSES = 256  # processes (threads count too) the template and its kernel may have
 _COUNTER = itertools.count()
 
 
@@ -70,6 +72,8 @@ def serve(kernels):
     from dlcourse.grading.sandbox_server import _not_dumpable
 
     _not_dumpable()
+    # the sandbox's own count of processes (its user namespace's): a fork bomb stops here
+    resource.setrlimit(resource.RLIMIT_NPROC, (KERNEL_PROCESSES, KERNEL_PROCESSES))
     for name in warm_kernels.PRELOAD:
         importlib.import_module(name)
     for name in warm_kernels.OPTIONAL_PRELOAD:

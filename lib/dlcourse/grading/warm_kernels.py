@@ -144,7 +144,8 @@ class Template:
 
     def _start(self, timeout):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", __name__],
+            [sys.executable, "-I", "-m", __name__],  # isolated: no module planted in a cwd
+            cwd="/",
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
