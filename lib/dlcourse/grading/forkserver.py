@@ -1,4 +1,8 @@
-"""A warm process that forks one sandbox per exercise, and its client.
+"""A warm process that forks one child per exercise, and its client: the --no-os-sandbox path.
+
+By default every exercise runs in an OS sandbox instead
+(:mod:`dlcourse.grading.sandboxes`), which reuses :class:`Outcome` and
+:class:`ServerDied` from here.
 
 Starting Python and importing NumPy, matplotlib and dlcourse costs about a
 second; forking a process that already did costs a few milliseconds. So each

@@ -1,16 +1,22 @@
 """What runs inside the sandbox: one exercise of one student, in a fresh forked process.
 
-The fork server (:mod:`dlcourse.grading.forkserver`) forks a child per
-exercise and the child calls :func:`run_job` on a job folder written by the
-trusted parent. The child, in this order:
+The warm process of an OS sandbox (:mod:`dlcourse.grading.sandbox_server`),
+or with ``--no-os-sandbox`` the plain fork server
+(:mod:`dlcourse.grading.forkserver`), forks a child per exercise and the
+child calls :func:`run_job` on a job folder written by the trusted parent.
+In the OS sandbox the references are already stubs on disk and the
+forbidden packages absent; the steps below that hide them are then a second
+layer. The child, in this order:
 
 1. redirects stdout and stderr to ``output.txt`` and closes every other file;
-2. sets its resource limits (CPU seconds, address space, file size, files);
+2. sets its resource limits (CPU seconds, address space, file size, files,
+   and in the OS sandbox processes);
 3. reads the job: setup and solution sources, ``call``, the inputs;
 4. takes copies of the ``provided`` references, then makes every ``hidden``
    reference unreachable: its code is replaced by a stub that raises, and
    every module attribute pointing to it is replaced too;
-5. runs the instructor's setup cells (trusted, before any student code);
+5. runs the instructor's setup cells (trusted, before any student code),
+   then locks the by-hand policy (:mod:`dlcourse.grading.byhand`);
 6. installs an audit hook (:mod:`dlcourse.grading.guard`) that refuses files
    of the course, processes, signals, sockets and ctypes; from here on,
    nothing it does can be undone by the student's code;
