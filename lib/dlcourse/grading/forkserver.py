@@ -77,6 +77,25 @@ def serve():
         sys.stdout.flush()
 
 
+def read_answer(stream, timeout):
+    """One JSON object from a line of ``stream``; None on timeout, end of file or garbage."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        ready, _, _ = select.select([stream], [], [], left)
+        if ready:
+            line = stream.readline()
+            if not line:
+                return None
+            try:
+                answer = json.loads(line)
+            except ValueError:
+                return None
+            return answer if isinstance(answer, dict) else None
+
+
 class Outcome:
     """How a sandbox child ended: ``exit_code``, ``signal`` or ``timed_out``."""
 
@@ -114,19 +133,7 @@ class ForkServer:
             raise ServerDied("the sandbox's fork server did not start")
 
     def _read(self, timeout):
-        """One JSON line from the server, or None on timeout or when it is gone."""
-        deadline = time.monotonic() + timeout
-        stream = self.process.stdout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            ready, _, _ = select.select([stream], [], [], left)
-            if ready:
-                line = stream.readline()
-                if not line:
-                    return None
-                return json.loads(line)
+        return read_answer(self.process.stdout, timeout)
 
     def run(self, job_dir, wall_s):
         """Run the job in ``job_dir`` in a fresh child; return an :class:`Outcome`."""

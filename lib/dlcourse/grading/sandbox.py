@@ -35,6 +35,8 @@ import sys
 import types
 from pathlib import Path
 
+from dlcourse.course.statements import without_magics
+
 OUTPUT_NAME = "output.txt"
 RESULT_NAME = "result.npz"
 NOTE_NAME = "note.json"
@@ -152,19 +154,8 @@ def replace_in(namespace, originals):
             namespace[name] = originals[id(value)]
 
 
-def _without_magics(source):
-    # IPython syntax (%matplotlib inline, !pip ...) is not Python; it does nothing here.
-    lines = []
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        if stripped.startswith(("%", "!")):
-            line = line[: len(line) - len(stripped)] + "pass  # " + stripped
-        lines.append(line)
-    return "\n".join(lines)
-
-
 def run_cell(source, namespace, label):
-    code = compile(_without_magics(source), f"<{label}>", "exec")
+    code = compile(without_magics(source), f"<{label}>", "exec")
     exec(code, namespace)  # noqa: S102 -- running the cell is the point, inside the sandbox
 
 

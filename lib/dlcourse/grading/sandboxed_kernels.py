@@ -26,16 +26,15 @@ import itertools
 import json
 import os
 import resource
-import select
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from dlcourse.grading import osbox
 from dlcourse.grading.limited_kernel import DEFAULT_MEMORY_MB, MEMORY_ENV, QUIET_ENV
+from dlcourse.grading.warm_kernels import ForkedKernel
 
 KERNELS_ENV = "DLCOURSE_SANDBOX_KERNELS"  # the folder under which each kernel gets its own
 KERNEL_PROCESSES = 256  # processes (threads count too) the template and its kernel may have
@@ -143,13 +142,9 @@ class SandboxedTemplate:
             raise RuntimeError("the sandboxed kernel template did not start")
 
     def _read(self, timeout):
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        line = self.process.stdout.readline() if ready else ""
-        try:
-            answer = json.loads(line) if line else None
-        except ValueError:
-            answer = None
-        return answer if isinstance(answer, dict) else None
+        from dlcourse.grading.forkserver import read_answer
+
+        return read_answer(self.process.stdout, timeout)
 
     def ask(self, request, timeout=60.0):
         """The template's answer to ``request``; the template is restarted if it is gone."""
@@ -180,15 +175,13 @@ class SandboxedTemplate:
         self.process = None
 
 
-class SandboxedKernel:
-    """What jupyter_client's provisioner expects of a ``Popen``, for a kernel in the sandbox."""
-
-    stdin = stdout = stderr = None
+class SandboxedKernel(ForkedKernel):
+    """A kernel in the sandbox, watched and stopped through its template (its pid is the
+    sandbox's own, meaningless out here)."""
 
     def __init__(self, template, pid):
+        super().__init__(pid)
         self.template = template
-        self.pid = pid
-        self.returncode = None
 
     def poll(self):
         if self.returncode is None:
@@ -200,22 +193,11 @@ class SandboxedKernel:
                 self.returncode = 0
         return self.returncode
 
-    def wait(self, timeout=None):
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired("kernel", timeout)
-            time.sleep(0.02)
-        return self.returncode
-
     def send_signal(self, signum):
         try:
             self.template.ask({"op": "signal", "pid": self.pid, "signum": int(signum)})
         except RuntimeError:
             pass
-
-    def terminate(self):
-        self.kill()
 
     def kill(self):
         try:
@@ -279,16 +261,9 @@ def _manager_class():
 
 def execute_class():
     """nbgrader's Execute preprocessor, with kernels from the sandboxed template."""
-    from nbgrader.preprocessors import Execute
+    from dlcourse.grading.warm_kernels import execute_with
 
-    manager = _manager_class()
-
-    class SandboxedExecute(Execute):
-        def __init__(self, *args, **kwargs):
-            kwargs["kernel_manager_class"] = manager
-            super().__init__(*args, **kwargs)
-
-    return SandboxedExecute
+    return execute_with(_manager_class())
 
 
 if __name__ == "__main__":

@@ -13,15 +13,13 @@ the answers back and empties the folder for the next job.
 import importlib.util
 import json
 import os
-import select
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from dlcourse.grading import osbox, stripping
-from dlcourse.grading.forkserver import Outcome, ServerDied
+from dlcourse.grading.forkserver import Outcome, ServerDied, read_answer
 
 
 def _forbidden_locations(names):
@@ -97,22 +95,7 @@ class SandboxServer:
             raise ServerDied("the grading sandbox did not start (is bubblewrap working?)")
 
     def _read(self, timeout):
-        deadline = time.monotonic() + timeout
-        stream = self.process.stdout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            ready, _, _ = select.select([stream], [], [], left)
-            if ready:
-                line = stream.readline()
-                if not line:
-                    return None
-                try:
-                    answer = json.loads(line)
-                except ValueError:
-                    return None
-                return answer if isinstance(answer, dict) else None
+        return read_answer(self.process.stdout, timeout)
 
     def fresh_job_dir(self):
         """The job folder, emptied of the previous job (no sandbox process runs now)."""

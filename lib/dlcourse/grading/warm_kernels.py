@@ -250,18 +250,21 @@ def _manager_class():
     return WarmKernelManager
 
 
-def execute_class():
-    """nbgrader's Execute preprocessor, with kernels from the warm template."""
+def execute_with(manager):
+    """nbgrader's Execute preprocessor, starting its kernels with the ``manager`` class."""
     from nbgrader.preprocessors import Execute
 
-    manager = _manager_class()
-
-    class WarmExecute(Execute):
+    class ExecuteWith(Execute):
         def __init__(self, *args, **kwargs):
             kwargs["kernel_manager_class"] = manager
             super().__init__(*args, **kwargs)
 
-    return WarmExecute
+    return ExecuteWith
+
+
+def execute_class():
+    """nbgrader's Execute preprocessor, with kernels from the warm template."""
+    return execute_with(_manager_class())
 
 
 if __name__ == "__main__":
