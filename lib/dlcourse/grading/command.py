@@ -279,7 +279,7 @@ def _autograde(args):
     outputs.write_grades(out, records, [gid for gid, _ in assignment.graded], stems)
     _print_summary(out, records, assignment)
     try:
-        gradebook.write_scores(course_dir, args.assignment, records)
+        print(gradebook.write_scores(course_dir, args.assignment, records).summary())
     except gradebook.GradebookError as err:
         again = (
             "grades again with nbgrader's in-kernel pass"
