@@ -851,7 +851,19 @@ else:
 # * **broadcasting**: shapes align at the right, sizes must be equal or 1. It removes loops and
 #   copies, and it turns an `(N, 1)` versus `(N,)` mix-up into a silent `(N, N)` bug.
 # * **speed**: array operations beat Python loops by three orders of magnitude; a GPU adds one
-#   or two more for large enough work, once the data lives on it.
+#   to three more (depending on the CPU and the precision) for large enough work, once the data
+#   lives on it.
 #
 # **Next**, chapter 01 uses these tools for the first piece of a neural network: a dense layer,
 # $y = xW + b$, computed for a whole batch at once.
+
+# %% [markdown]
+# ## Further reading
+#
+# * The NumPy user guide, *Broadcasting*: the rules of section 4, with pictures.
+# * The PyTorch documentation, notes *Broadcasting semantics* and *CUDA semantics* (devices,
+#   and why GPU operations return before they finish).
+# * David Goldberg, *What Every Computer Scientist Should Know About Floating-Point Arithmetic*
+#   (ACM Computing Surveys, 1991): where float32's 7 digits and its rounding come from.
+# * *Dive into Deep Learning* (Zhang, Lipton, Li and Smola), chapter *Preliminaries*, section
+#   *Data Manipulation*: the same array ideas in PyTorch, TensorFlow and JAX.

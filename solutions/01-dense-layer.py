@@ -399,3 +399,16 @@ print("two layers == one composed layer:", np.allclose(after_two, in_one_step))
 # - Dense layers compose into a dense layer, so depth alone adds nothing. The next
 #   chapter puts a nonlinear *activation* between the layers, and that changes
 #   everything.
+
+# %% [markdown]
+# ## Further reading
+#
+# * CS231n (Stanford), course notes *Linear classification*: the score function $xW + b$, one
+#   column of weights per class, and what those weights look like as images.
+# * Michael Nielsen, *Neural Networks and Deep Learning* (online book), chapter 1: neurons,
+#   layers and the matrix form of a layer.
+# * Goodfellow, Bengio and Courville, *Deep Learning* (MIT Press, 2016), chapter 6, *Deep
+#   Feedforward Networks*.
+#
+# Credits: the digits are scikit-learn's bundled copy of the UCI *Optical Recognition of
+# Handwritten Digits* data set.

@@ -650,7 +650,7 @@ plt.show()
 # framework with automatic differentiation gives a third, independent answer:
 # `dlcourse.gradcheck.check_against_torch` runs the *same* forward on PyTorch tensors and asks
 # `torch.autograd` for the gradient. (Without PyTorch installed it says how to install it.)
-# Chapter 04 builds such an engine by hand.
+# Chapter 06 builds such an engine by hand.
 
 # %%
 from dlcourse.gradcheck import check_against_torch
@@ -677,3 +677,19 @@ print(check_against_torch(F.tanh_forward, tanh_backward, {"x": rng.normal(size=(
 # **Next**, chapter 03 puts softmax at the end of a network and measures how wrong its
 # probabilities are with the cross-entropy loss, where softmax's Jacobian and the logarithm's
 # derivative cancel into the simplest gradient of the course: $s - y$.
+
+# %% [markdown]
+# ## Further reading
+#
+# * CS231n notes, *Neural Networks Part 1: Setting up the Architecture*: the common activation
+#   functions, their pros and cons, and the "dead ReLU".
+# * Xavier Glorot and Yoshua Bengio, *Understanding the difficulty of training deep feedforward
+#   neural networks* (AISTATS 2010): activations and gradients of sigmoid and tanh networks,
+#   measured layer by layer.
+# * Vinod Nair and Geoffrey Hinton, *Rectified Linear Units Improve Restricted Boltzmann
+#   Machines* (ICML 2010), one of the papers that made ReLU the default.
+# * *Dive into Deep Learning*, chapter *Multilayer Perceptrons*: activation functions, numerical
+#   stability and initialization.
+#
+# Credits: section 7's plot of the gradient at each layer is a small version of Glorot and
+# Bengio's measurements.

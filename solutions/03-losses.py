@@ -636,3 +636,14 @@ print(f"cross-entropy's gradient is {dlogits_ce[0, 1] / dlogits_mse[0, 1]:.0f} t
 # **Next, chapter 04:** the gradient `dlogits` you computed here flows backwards through a
 # two-layer network. You will write the backward pass of a dense layer, chain the layers
 # together with the chain rule, and check every gradient with finite differences.
+
+# %% [markdown]
+# ## Further reading
+#
+# * CS231n notes, *Linear classification*, the part on the softmax classifier: the
+#   cross-entropy loss and the shift by the row maximum for numerical stability.
+# * *Dive into Deep Learning*, chapter *Linear Neural Networks for Classification*: softmax
+#   regression, the cross-entropy loss and its gradient.
+# * Goodfellow, Bengio and Courville, *Deep Learning*, section 4.1, *Overflow and Underflow*
+#   (the stable softmax), and chapter 6's discussion of cost functions (why cross-entropy, not
+#   squared error, goes with a saturating output).

@@ -14,9 +14,11 @@
 # Chapter 03 ended with the gradient of the loss with respect to the network's output,
 # `dlogits`. Training needs more: the gradient with respect to **every weight**, however deep
 # inside the network it sits. *Backpropagation* gets all of them in one backward sweep, by
-# applying the chain rule layer by layer from the loss back to the input. It costs about as
-# much as the forward pass, which is why networks with millions of weights can be trained at
-# all.
+# applying the chain rule layer by layer from the loss back to the input. It costs a small
+# multiple of the forward pass, whatever the number of weights: for a dense layer the backward
+# does about twice the forward's FLOPs (one product for the weights' gradient, one for the
+# input's), so a whole training step costs about three forwards (chapter 11 counts them). That
+# is why networks with millions of weights can be trained at all.
 #
 # In this notebook you will:
 #
@@ -665,3 +667,18 @@ plt.show()
 #
 # **Next, chapter 05:** training by hand, with minibatch SGD, momentum and Adam written
 # yourself, a live loss plot, decision boundaries on the spirals, and a confusion matrix.
+
+# %% [markdown]
+# ## Further reading
+#
+# * CS231n notes, *Backpropagation, Intuitions*: the chain rule on circuits, the patterns of the
+#   add, multiply and max gates, and gradients of matrix products guided by shapes.
+# * Andrej Karpathy, *Yes you should understand backprop* (blog post, 2016): the bugs that only
+#   someone who knows the backward pass will find.
+# * David Rumelhart, Geoffrey Hinton and Ronald Williams, *Learning representations by
+#   back-propagating errors* (Nature, 1986).
+# * *Dive into Deep Learning*, section *Forward Propagation, Backward Propagation, and
+#   Computational Graphs*.
+#
+# Credits: the gradient-checking recipe (centred differences, the relative error and its
+# thresholds) is the one taught in CS231n's notes *Neural Networks Part 3* and its assignments.

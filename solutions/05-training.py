@@ -1200,3 +1200,16 @@ plt.show()
 # networks. The next chapters build **automatic differentiation**, which derives the
 # backward pass from the forward one, and then wrap this very loop in a Keras-style
 # `model.fit` that runs unchanged on NumPy, PyTorch, TensorFlow and JAX.
+
+# %% [markdown]
+# ## Further reading
+#
+# * CS231n notes, *Neural Networks Part 3: Learning and Evaluation*: SGD, momentum, Adam, and
+#   how to read a loss curve.
+# * Diederik Kingma and Jimmy Ba, *Adam: A Method for Stochastic Optimization* (ICLR 2015).
+# * Gabriel Goh, *Why Momentum Really Works* (Distill, 2017): the $\eta < 2/\lambda_{\max}$
+#   limit and momentum's speed-up, with interactive plots.
+# * *Dive into Deep Learning*, chapter *Optimization Algorithms*.
+#
+# Credits: the spirals (three arms of 100 points, each arm turning 4 radians, with noise 0.2)
+# are the data set of CS231n's *Putting it together: Minimal Neural Network Case Study*.

@@ -108,6 +108,19 @@ print(f"by the formula: 2ab + c = {2 * a * b + c}, a**2 = {a**2}, a = {a}")
 # respect to all of them. A network with a million weights needs one backward pass, not a
 # million.
 #
+# **Why backwards?** The chain rule can also be applied in the order of the computation:
+# *forward mode* carries, next to every value $v$, its derivative
+# $\dot v = \partial v / \partial a$ with respect to **one** chosen input. Here, starting from
+# $\dot a = 1$ and $\dot b = \dot c = 0$: $\dot d = \dot a\, b + a\, \dot b = -3$,
+# $\dot e = \dot d + \dot c = -3$, and $\dot L = \dot e\, a + e\, \dot a = -6 + 4 = -2$, the
+# same $\partial L / \partial a$ as above. But
+# $\partial L / \partial b$ and $\partial L / \partial c$ would each need another pass:
+# forward mode costs one pass **per input**, reverse mode one pass **per output**. Training
+# has millions of inputs (the weights) and one output (the loss), so it runs in reverse; forward
+# mode wins the other way round, with few inputs and many outputs (`jax.jvp` and
+# `torch.func.jvp` provide it). Reverse mode's price is memory: the forward's intermediate
+# values are kept until the backward pass has used them.
+#
 # ## 2. Every operation brings its own backward rule
 #
 # An autodiff engine knows a short list of operations, and for each one its **local backward
@@ -302,7 +315,11 @@ plt.close("all")
 # $$ \frac{\partial L}{\partial a} = \sum_{\text{uses } u \text{ of } a}
 # \frac{\partial L}{\partial u}\,\frac{\partial u}{\partial a} .$$
 #
-# A neuron, $\tanh(w_1 x_1 + w_2 x_2 + b)$, is a bigger graph of the same kind:
+# A neuron, $\tanh(w_1 x_1 + w_2 x_2 + b)$, is a bigger graph of the same kind. Its numbers,
+# like $a = 2$, $b = -3$, $c = 10$ above, are those of Andrej Karpathy's lecture *The
+# spelled-out intro to neural networks and backpropagation: building micrograd*, where the same
+# neuron is differentiated by hand, step by step; the bias is chosen so that the output is
+# about $0.7071$:
 
 # %%
 x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
@@ -729,8 +746,9 @@ check_matmul(7, 2, 1, seed=3, dtype=np.float32)
 #
 # An engine learns a new operation from a `Function` subclass: a `forward` on arrays that saves
 # what the backward needs, and a `backward` that returns one gradient per input. Here are
-# `MatMul`, `Add` and `Mul` made of **your** backward functions; the network below, a two-layer
-# classifier on the two moons, is trained by the engine's `backward()` running them.
+# `MyMatMul` and `MyAdd`, made of **your** `matmul_backward` and `add_backward` (the ReLU and
+# the loss are the engine's own); the network below, a two-layer classifier on the two moons,
+# is trained by the engine's `backward()` running them.
 
 
 # %%
@@ -812,3 +830,22 @@ plt.show()
 # **Next**, chapter 07 lets the "fancy calculators" take the derivatives: PyTorch, TensorFlow
 # and JAX compute the same gradients as your hand-written code and this engine, and the
 # hand-written code itself runs on PyTorch tensors, on a GPU when there is one.
+
+# %% [markdown]
+# ## Further reading
+#
+# * Andrej Karpathy, *The spelled-out intro to neural networks and backpropagation: building
+#   micrograd* (video lecture, 2022), and its code, the `micrograd` repository: a whole
+#   autodiff engine on single numbers in about a hundred lines.
+# * Atılım Güneş Baydin, Barak Pearlmutter, Alexey Radul and Jeffrey Siskind, *Automatic
+#   Differentiation in Machine Learning: a Survey* (JMLR, 2018): forward and reverse mode, and
+#   how autodiff differs from symbolic and numerical differentiation.
+# * The PyTorch documentation, *Autograd mechanics* and *Extending PyTorch*: the
+#   `torch.autograd.Function` with `ctx.save_for_backward`, which the engine's `Function`
+#   (section 7) imitates.
+# * *Dive into Deep Learning*, section *Automatic Differentiation*.
+#
+# Credits: the numbers of section 1 ($a = 2$, $b = -3$, $c = 10$) and section 3's neuron
+# ($x = (2, 0)$, $w = (-3, 1)$, $b = 6.8813735870195432$) come from Karpathy's micrograd lecture,
+# and `Value` (each operation's `_backward` written next to its forward, `_prev`, `_op`, a
+# topological sort) follows micrograd's `engine.py`.

@@ -595,3 +595,15 @@ else:
 #
 # **Next**, chapter 08 stops writing layers one function at a time: `Sequential`, `Dense` and
 # `fit` build and train a network in a few lines, on every backend.
+
+# %% [markdown]
+# ## Further reading
+#
+# * The PyTorch tutorial *A Gentle Introduction to torch.autograd*, and the note *Extending
+#   PyTorch* for a custom `torch.autograd.Function`.
+# * The TensorFlow guide *Introduction to gradients and automatic differentiation*
+#   (`tf.GradientTape`).
+# * The JAX documentation, *The Autodiff Cookbook*: `jax.grad`, `jax.vjp`, `jax.jvp` and how
+#   they compose.
+# * Dan Hendrycks and Kevin Gimpel, *Gaussian Error Linear Units (GELUs)* (2016), where GELU and
+#   its tanh approximation come from.

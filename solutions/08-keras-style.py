@@ -206,7 +206,7 @@ plt.show()
 #
 # But $\alpha_j$ is *shared* by every example $i$ in the batch (and $\text{out}_{ij}$ depends on
 # it only where $x_{ij} \le 0$, through $\alpha_j x_{ij}$), so its gradient is a **sum over the
-# batch**, exactly like a bias's in chapter 01:
+# batch**, exactly like a bias's in chapter 04:
 #
 # $$\frac{\partial L}{\partial \alpha_j} = \sum_i dout_{ij} \, \min(x_{ij}, 0).$$
 #
@@ -509,3 +509,16 @@ plt.show()
 #
 # **Next**, chapter 09 leaves the course's library: the same network in Keras 3 on three
 # backends, in fastai, in PyTensor, and exported to ONNX.
+
+# %% [markdown]
+# ## Further reading
+#
+# * The Keras guides (keras.io) *The Sequential model*, *The Functional API* and *Making new
+#   layers and models via subclassing*: the interface this chapter's `dlcourse.nn` copies.
+# * François Chollet, *Deep Learning with Python* (Manning, 2nd edition, 2021), the chapter
+#   *Working with Keras: a deep dive*.
+# * Kaiming He, Xiangyu Zhang, Shaoqing Ren and Jian Sun, *Delving Deep into Rectifiers:
+#   Surpassing Human-Level Performance on ImageNet Classification* (ICCV 2015), the PReLU paper.
+#
+# Credits: PReLU, its slope per feature and its starting value 0.25 are He et al.'s; `Sequential`,
+# `compile`, `fit` and `Model(inputs, outputs)` follow Keras's design.

@@ -481,3 +481,16 @@ if installed("onnx", "onnx") and installed("onnxruntime", "onnx"):
 
 # %%
 print("framework sections that ran:", sections_ran)
+
+# %% [markdown]
+# ## Further reading
+#
+# * The Keras 3 documentation (keras.io): choosing TensorFlow, JAX or PyTorch with
+#   `KERAS_BACKEND`, and the `keras.ops` namespace the layers are written against.
+# * Jeremy Howard and Sylvain Gugger, *Deep Learning for Coders with fastai and PyTorch*
+#   (O'Reilly, 2020), and fastai's documentation of `Learner.lr_find` and `fit_one_cycle`.
+# * Leslie Smith, *Cyclical Learning Rates for Training Neural Networks* (WACV 2017), where the
+#   learning-rate range test comes from, and *A disciplined approach to neural network
+#   hyper-parameters: Part 1* (2018), the one-cycle policy.
+# * The PyTensor and ONNX documentation: PyTensor's graph rewrites and compilation, ONNX's list
+#   of standard operators and onnxruntime's Python API.

@@ -720,3 +720,18 @@ plt.show()
 #
 # **Next**, chapter 11 measures speed properly: one thread against all cores, each backend
 # against the machine's matrix-multiplication limit, and training on several processes.
+
+# %% [markdown]
+# ## Further reading
+#
+# * CS231n notes, *Convolutional Neural Networks*: the output-size formula, parameter sharing,
+#   pooling, and convolution as one matrix product (im2col).
+# * Vincent Dumoulin and Francesco Visin, *A guide to convolution arithmetic for deep learning*
+#   (2016): padding, strides and output sizes, with drawings.
+# * Yann LeCun, Léon Bottou, Yoshua Bengio and Patrick Haffner, *Gradient-Based Learning Applied
+#   to Document Recognition* (Proceedings of the IEEE, 1998): convolutional networks on digits.
+# * *Dive into Deep Learning*, chapter *Convolutional Neural Networks*.
+#
+# Credits: turning a convolution into a matrix product by unrolling the input goes back to
+# Chellapilla, Puri and Simard, *High Performance Convolutional Neural Networks for Document
+# Processing* (2006); the name im2col comes from MATLAB and Caffe.

@@ -738,8 +738,9 @@ if len(runs) == 2:
 # * Time that is not matmul goes to memory-bound element-wise work (fusion helps) and to
 #   per-call overhead (larger batches and compilation help).
 # * More threads help large products; small ones, and busy machines, gain little or lose.
-# * A GPU raises the peak by one or two orders of magnitude, and the fixed costs too: it needs
-#   large batches, fused operations and data that stays on the device.
+# * A GPU raises the peak by one to three orders of magnitude, depending on the CPU and the
+#   precision, and the fixed costs too: it needs large batches, fused operations and data that
+#   stays on the device.
 # * Libraries now share kernels and communication libraries; measure instead of trusting a
 #   ranking, as `dlcourse bench` does.
 # * Data parallelism: slices of the batch, gradients averaged by an all-reduce, identical
@@ -747,3 +748,19 @@ if len(runs) == 2:
 #   step, so it pays off when computation per step outweighs that traffic.
 # * `dlcourse train --engine torch --nproc N` on one machine; the same command under
 #   `torchrun --nnodes ... --node-rank ...` on several.
+
+# %% [markdown]
+# ## Further reading
+#
+# * Samuel Williams, Andrew Waterman and David Patterson, *Roofline: An Insightful Visual
+#   Performance Model for Multicore Architectures* (Communications of the ACM, 2009): peak
+#   FLOP/s against memory bandwidth.
+# * Horace He, *Making Deep Learning Go Brrrr From First Principles* (blog post, 2022): compute,
+#   memory bandwidth and overhead, the three costs this chapter measures.
+# * Shen Li et al., *PyTorch Distributed: Experiences on Accelerating Data Parallel Training*
+#   (VLDB 2020), and the PyTorch tutorial *Getting Started with Distributed Data Parallel*.
+# * Priya Goyal et al., *Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour* (2017): what
+#   data parallelism does to the batch size and the learning rate.
+#
+# Credits: the ring all-reduce and its $2(n-1)/n$ traffic per worker are from Patarasuk and Yuan,
+# *Bandwidth optimal all-reduce algorithms for clusters of workstations* (2009).
