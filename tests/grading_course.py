@@ -18,6 +18,19 @@ CORRECT = {"double": GOOD_DOUBLE, "relu_backward": GOOD_RELU}  # 3 points
 HALF = {"double": "def double(x):\n    return x + 2\n", "relu_backward": GOOD_RELU}  # 2 points
 
 
+def process_fields():
+    """``{pid: fields of /proc/PID/stat after the name}`` of every live process."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    found[int(entry)] = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+    return found
+
+
 def make_course(base):
     """``(course, solutions, release_text)`` of a fresh course under ``base``."""
     from dlcourse.grading.coursedir import ensure_source

@@ -27,6 +27,7 @@ from grading_course import (
     env,
     make_course,
     notebook,
+    process_fields,
     put,
     records,
 )
@@ -41,17 +42,7 @@ KILL_AT_RECORDS = 3
 
 def _children(pid):
     """pids of the processes whose parent is ``pid``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry))
-    return found
+    return [child for child, fields in process_fields().items() if int(fields[1]) == pid]
 
 
 def _alive(pid):

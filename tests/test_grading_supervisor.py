@@ -17,7 +17,7 @@ import pytest
 from dlcourse.grading import frames
 from dlcourse.grading.batch import check_record, grade_all, graded_order
 from dlcourse.grading.student import _record
-from grading_course import CORRECT, HALF, make_course, notebook, put, sleepy
+from grading_course import CORRECT, HALF, make_course, notebook, process_fields, put, sleepy
 from test_grading_autograde import ASSIGNMENT
 
 pytest.importorskip("nbgrader", reason="the workers drive nbgrader")
@@ -29,17 +29,11 @@ KILL_AFTER_S = 1.5  # into a submission that sleeps longer than that
 
 def _group_members(pgid):
     """pids of the live processes in process group ``pgid`` (from /proc)."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry))
-    return members
+    return [
+        pid
+        for pid, fields in process_fields().items()
+        if int(fields[2]) == pgid and fields[0] != "Z"
+    ]
 
 
 @pytest.fixture(scope="module")
