@@ -49,16 +49,9 @@ def _definition(reference):
     return os.path.realpath(path), obj.__qualname__
 
 
-def _stub_body(label, message, lineno):
-    call = ast.Call(
-        func=ast.Name("RuntimeError", ast.Load()), args=[ast.Constant(message)], keywords=[]
-    )
-    body = [ast.Raise(exc=call, cause=None)]
-    for node in body:
-        ast.copy_location(node, ast.Module(body=[], type_ignores=[]))
-        node.lineno = node.end_lineno = lineno
-        node.col_offset = node.end_col_offset = 0
-    return body
+def _raising(message):
+    """The statement ``raise RuntimeError(message)`` (locations are fixed by the caller)."""
+    return ast.parse(f"raise RuntimeError({message!r})").body
 
 
 class _Stubber(ast.NodeTransformer):
@@ -72,13 +65,12 @@ class _Stubber(ast.NodeTransformer):
         if qualname in self.targets:
             self.found.add(qualname)
             message = self.targets[qualname]
-            if isinstance(node, ast.ClassDef):
-                init = ast.parse(
-                    f"def __init__(self, *args, **kwargs):\n    raise RuntimeError({message!r})\n"
-                ).body[0]
+            if isinstance(node, ast.ClassDef):  # a class raises when it is made
+                init = ast.parse("def __init__(self, *args, **kwargs):\n    pass").body[0]
+                init.body = _raising(message)
                 node.body = [init]
             else:
-                node.body = _stub_body(qualname, message, node.lineno)
+                node.body = _raising(message)
             return node
         self.scope.append(node.name)
         self.generic_visit(node)
