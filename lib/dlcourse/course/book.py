@@ -4,14 +4,19 @@ Every chapter's solution is executed (in a temporary folder) so its figures and
 printed results are part of the page, then rendered by nbconvert's HTML
 exporter. ``index.html`` lists the chapters by title. nbgrader's marker lines
 are dropped from the pages: a reader wants the answer, not the scaffolding.
+
+A page needs nothing from the network: formulas are MathML made here
+(:mod:`~dlcourse.course.book_math`) and the look is inlined
+(:mod:`~dlcourse.course.book_html`).
 """
 
 import html
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from dlcourse.course import cells
+from dlcourse.course import book_html, cells
+from dlcourse.course.book_math import PageMath
 from dlcourse.course.execute import DEFAULT_TIMEOUT, execute, first_error, plain
 from dlcourse.course.leaks import MARKERS
 from dlcourse.course.paths import chapter_name
@@ -26,6 +31,7 @@ class BookChapter:
     page: str
     seconds: float | None = None
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def without_markers(nb):
@@ -56,43 +62,49 @@ def _navigation(chapters, position):
     return " &nbsp;|&nbsp; ".join(links)
 
 
-def render_page(nb, title, navigation):
-    """The HTML of one chapter, with ``navigation`` (markdown links) above and below it."""
-    from nbconvert import HTMLExporter
+def render_page(nb, title, navigation, warn=None):
+    """The HTML of one chapter, with ``navigation`` (markdown links) above and below it.
+
+    ``warn`` is called with a message for each formula that cannot be rendered.
+    """
     from nbformat.v4 import new_markdown_cell
 
-    nb = without_markers(nb)
+    nb = book_html.for_reading(without_markers(nb))
+    math = PageMath(title, warn)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = math.markdown(cell.source)
     nb.cells.insert(0, new_markdown_cell(navigation))
     nb.cells.append(new_markdown_cell(navigation))
-    exporter = HTMLExporter(template_name="lab")
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    return body
+    return math.html(book_html.to_html(nb, title))
 
 
 def index_page(chapters, heading="dlcourse: the worked solutions"):
-    """``index.html``: the table of contents, one link per chapter."""
+    """``index.html``: the table of contents, one link per chapter, styled like the chapters.
+
+    The titles carry their numbers ("01. A dense layer by hand"), so the list is
+    not numbered again.
+    """
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
     items = []
     for chapter in chapters:
         note = " <em>(this chapter raised an error)</em>" if chapter.error else ""
         link = f'<a href="{html.escape(chapter.page)}">{html.escape(chapter.title)}</a>'
-        items.append(f"    <li>{link}{note}</li>")
-    return "\n".join(
+        items.append(f"<li>{link}{note}</li>")
+    text = "\n".join(
         [
-            "<!DOCTYPE html>",
-            '<html lang="en">',
-            '<head><meta charset="utf-8"><title>' + html.escape(heading) + "</title></head>",
-            "<body>",
-            f"  <h1>{html.escape(heading)}</h1>",
-            "  <p>Every chapter with its solutions worked out and run. The exercises are in",
-            "  <code>course/</code>: open them with <code>dlcourse start</code>.</p>",
-            "  <ol>",
-            *items,
-            "  </ol>",
-            "</body>",
-            "</html>",
+            f"# {heading}",
             "",
+            "Every chapter with its solutions worked out and run. The exercises are in",
+            "`course/`: open them with `dlcourse start`.",
+            "",
+            '<ul class="book-contents">',
+            *items,
+            "</ul>",
         ]
     )
+    return book_html.to_html(new_notebook(cells=[new_markdown_cell(text)]), heading)
 
 
 def build_book(solution_files, out_dir, *, timeout=DEFAULT_TIMEOUT, executed=None, log=None):
@@ -122,9 +134,12 @@ def build_book(solution_files, out_dir, *, timeout=DEFAULT_TIMEOUT, executed=Non
         notebooks.append(nb)
         chapters.append(chapter)
     for position, (nb, chapter) in enumerate(zip(notebooks, chapters)):
-        page = render_page(nb, chapter.title, _navigation(chapters, position))
+        navigation = _navigation(chapters, position)
+        page = render_page(nb, chapter.title, navigation, warn=chapter.warnings.append)
         (out_dir / chapter.page).write_text(page, encoding="utf-8")
         took = f" ({chapter.seconds:.1f} s)" if chapter.seconds is not None else ""
         log(f"  {chapter.page}{took}" + (f"  ERROR in {chapter.error}" if chapter.error else ""))
+        for warning in chapter.warnings:
+            log(f"    warning: {warning}")
     (out_dir / "index.html").write_text(index_page(chapters), encoding="utf-8")
     return chapters

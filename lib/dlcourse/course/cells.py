@@ -4,7 +4,8 @@ nbgrader marks cells in ``cell.metadata["nbgrader"]``:
 
 - a *solution* cell (``"solution": true``) holds the code the student writes;
 - a *grade* cell (``"grade": true``, with ``"points"``) holds the checks;
-- a *locked* cell (``"locked": true``) is set-up code the student cannot edit.
+- a *locked* cell (``"locked": true``) is code the student cannot edit: set-up
+  (grade_id ``setup``), helpers for the checks (``check_helpers``, ...) or given code.
 
 Cells without that metadata are ordinary markdown and demo cells.
 """
@@ -29,6 +30,21 @@ def is_solution(cell):
 
 def grade_id(cell):
     return nbgrader_meta(cell).get("grade_id")
+
+
+_SETUP_ID = re.compile(r"^(setup|check_\w*helpers)$")
+
+
+def is_setup(cell):
+    """A locked cell of set-up code (imports) or of helpers for the checks, by its grade_id.
+
+    Other locked cells hold code the chapter teaches with (a given forward, a class),
+    so only these two kinds of grade_id count.
+    """
+    meta = nbgrader_meta(cell)
+    if not meta.get("locked") or is_grade(cell) or is_solution(cell):
+        return False
+    return bool(_SETUP_ID.match(meta.get("grade_id") or ""))
 
 
 def points(cell):

@@ -2,7 +2,8 @@
 
 Each chapter of solutions/ is run (its figures and results become part of the
 page) and converted to HTML by nbconvert; index.html is the table of contents.
-Open OUT/index.html in a browser; no server is needed.
+Open OUT/index.html in a browser; no server and no network are needed (formulas
+are rendered to MathML here).
 
 Examples:
   dlcourse book                  # into build/book/
@@ -29,7 +30,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    problem = missing("book", "nbclient", "nbconvert", "jupytext")
+    problem = missing("book", "nbclient", "nbconvert", "jupytext", "latex2mathml")
     if problem:
         print(problem, file=sys.stderr)
         return 1
