@@ -11,7 +11,7 @@ import numpy as np
 
 from dlcourse import functional as F
 from dlcourse.grading.drivers import CHECKED_CALL
-from dlcourse.grading.spec import BY_HAND, Exercise
+from dlcourse.grading.spec import BY_HAND, RECURRENT_BACKWARD, Exercise
 
 # Run in the sandbox after the student's cells, and here for the expected answers.
 DRIVER = CHECKED_CALL
@@ -77,6 +77,7 @@ EXERCISES = [
         expected=lambda dout, cache: _checked(F.sigmoid_backward, dout, cache),  # noqa: F821
         inputs=elementwise_cases(F.sigmoid_forward, scale=3.0, extreme=(-30.0, -8.0, 8.0, 30.0)),
         hidden=("dlcourse.functional:sigmoid_backward",),
+        equivalents=tuple(r for r in RECURRENT_BACKWARD if ".recurrent:" not in r),  # gates
         driver=DRIVER,
         names={**NAMES, "2": CACHE_NAME},
     ),
@@ -88,6 +89,7 @@ EXERCISES = [
         expected=lambda dout, cache: _checked(F.tanh_backward, dout, cache),  # noqa: F821
         inputs=elementwise_cases(F.tanh_forward, scale=2.0, extreme=(-20.0, -0.5, 0.5, 20.0)),
         hidden=("dlcourse.functional:tanh_backward",),
+        equivalents=RECURRENT_BACKWARD,  # each cell has a tanh
         driver=DRIVER,
         names={**NAMES, "2": CACHE_NAME},
     ),
@@ -112,6 +114,7 @@ EXERCISES = [
         expected=lambda dout, s, axis: _checked(F.softmax_backward, dout, (s, axis)),  # noqa: F821
         inputs=softmax_inputs,
         hidden=("dlcourse.functional:softmax_backward",),
+        equivalents=("dlcourse.functional.attention:attention_backward",),  # a softmax inside
         driver=DRIVER,
         names={**NAMES, "2": "s in the cache after your function ran (it must not change it)"},
     ),

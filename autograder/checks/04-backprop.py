@@ -13,9 +13,11 @@ import numpy as np
 
 from dlcourse import functional as F
 from dlcourse.grading.drivers import CHECKED_CALL
-from dlcourse.grading.spec import BY_HAND, Exercise
+from dlcourse.grading.spec import BY_HAND, RECURRENT_BACKWARD, Exercise
 
-DRIVER = CHECKED_CALL + '''
+DRIVER = (
+    CHECKED_CALL
+    + '''
 
 def _network_cache(x, y, w1, b1, w2, b2, dscores=None):
     """The cache of the notebook's two_layer_forward, with another upstream gradient if given."""
@@ -24,6 +26,7 @@ def _network_cache(x, y, w1, b1, w2, b2, dscores=None):
         cache = {**cache, "dscores": dscores}
     return cache
 '''
+)
 exec(DRIVER)  # noqa: S102 -- trusted text: the same helpers on both sides
 
 
@@ -100,11 +103,13 @@ EXERCISES = [
         expected=lambda dout, x, w: _checked(F.dense_backward, dout, (x, w)),  # noqa: F821
         inputs=dense_inputs,
         hidden=("dlcourse.functional:dense_backward",),
-        # a 1x1 convolution and the front end's layer compute the same gradients
+        # a 1x1 convolution, the front end's layer and a recurrent step with a zero state
+        # compute the same gradients
         equivalents=(
             "dlcourse.functional.conv:conv2d_backward",
             "dlcourse.functional.conv_naive:conv2d_backward_naive",
             "dlcourse.nn.layers.core:Dense.backward",
+            *RECURRENT_BACKWARD,
         ),
         driver=DRIVER,
         names={

@@ -9,6 +9,7 @@ notebook's ``Scalar`` class.
 import numpy as np
 
 from dlcourse.grading import Exercise
+from dlcourse.grading.spec import RECURRENT_BACKWARD
 
 # ----- exercise 1: the local backward rules ------------------------------------------------
 
@@ -220,6 +221,7 @@ MATMUL = Exercise(
     call="matmul_backward(dout, a, b)",
     expected=lambda dout, a, b: (dout @ b.T, a.T @ dout),
     inputs=_matmul_inputs,
+    equivalents=RECURRENT_BACKWARD,  # a recurrent step with a zero state is a matmul's backward
 )
 
 EXERCISES = [LOCAL_RULES, BACKWARD, BROADCAST_ADD, MATMUL]

@@ -45,6 +45,15 @@ BY_HAND = (
     "dlcourse.gradcheck",
 )
 
+# The library's recurrent backward functions, helpers included: given a cache made by hand
+# (a zero state, a chosen output) each returns a tanh', sigmoid' or dense layer's gradient,
+# so the exercises that ask for those list them among their equivalents.
+RECURRENT_BACKWARD = tuple(
+    f"dlcourse.functional.{module}:{name}"
+    for module, prefix in (("recurrent", "rnn"), ("lstm", "lstm"), ("gru", "gru"))
+    for name in ("_cell_backward", f"{prefix}_step_backward", f"{prefix}_backward")
+)
+
 
 @dataclass(frozen=True)
 class Exercise:
