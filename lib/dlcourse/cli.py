@@ -74,6 +74,9 @@ def _exit_code(code):
 
 def main(argv=None):
     """Run ``dlcourse`` with ``argv`` (default: the real command line); return the exit code."""
+    from dlcourse.quick_imports import skip_unused
+
+    skip_unused()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

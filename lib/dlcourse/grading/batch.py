@@ -59,11 +59,26 @@ def make_worker(assignment, folder):
             assignment.memory_mb,
             forbidden=[*assignment.forbidden, folder.parent],  # every worker's files
             os_sandbox=assignment.os_sandbox,
+            kernel_preload=_kernel_preload(assignment),
         )
     jobs = folder / "jobs"
     jobs.mkdir(exist_ok=True)
     exercises = load_exercises(assignment.course_dir, assignment.name)
     return Worker(assignment, exercises, ForkServer(), private, jobs)
+
+
+def _kernel_preload(assignment):
+    """The optional modules worth importing in the kernels' template: those the cells that
+    nbgrader's pass runs may use."""
+    import nbformat
+
+    from dlcourse.grading import notebook as nbfile
+    from dlcourse.grading.warm_kernels import optional_preload
+
+    nb = nbformat.reads(assignment.source_text, as_version=4)
+    if assignment.in_kernel == "graded":
+        nb = nbfile.graded_only(nb)
+    return optional_preload(c.source for c in nb.cells if c.cell_type == "code")
 
 
 def close_worker(worker):
@@ -196,6 +211,7 @@ class _Process:
         self.job = None  # the _Job being graded
         self.token = None  # what its reply must quote
         self.reserved = None  # a _Job to retry here first
+        self.retired = False  # its stdin is closed: it is shutting down
         self.deadline = time.monotonic() + START_TIMEOUT_S
 
     def send(self, message):
@@ -224,6 +240,14 @@ class _Process:
             if not data:
                 return payloads, True
             payloads += self.reader.feed(data)
+
+    def retire(self):
+        """Close its stdin, which tells it to clean up and exit."""
+        self.retired = True
+        try:
+            self.popen.stdin.close()
+        except OSError:
+            pass
 
     def exited(self):
         """Whether the worker has ended (without reaping it: its group id stays its own)."""
@@ -293,12 +317,13 @@ class Supervisor:
 
     def _dispatch(self):
         for process in self.processes:
-            if not process.ready or process.job is not None:
+            if not process.ready or process.job is not None or process.retired:
                 continue
             job, process.reserved = process.reserved, None
             if job is None and self.pending:
                 job = self.pending.popleft()
-            if job is None:
+            if job is None:  # nothing left for it: it shuts down while the others finish
+                process.retire()
                 continue
             process.job, process.token = job, os.urandom(16).hex()
             process.deadline = time.monotonic() + self.limit_s
@@ -313,7 +338,7 @@ class Supervisor:
         now = time.monotonic()
         timeout = min([p.deadline - now for p in self.processes] + [1.0])
         readers = {p.popen.stdout.fileno(): p for p in self.processes}
-        writers = {p.popen.stdin.fileno(): p for p in self.processes if p.outbox}
+        writers = {p.popen.stdin.fileno(): p for p in self.processes if p.outbox and not p.retired}
         readable, writable, _ = select.select(list(readers), list(writers), [], max(timeout, 0))
         for fd in writable:
             if not writers[fd].flush():
@@ -416,10 +441,7 @@ class Supervisor:
     def _stop_all(self):
         """Close every worker's input and give it time to clean up; then kill what is left."""
         for process in self.processes:
-            try:
-                process.popen.stdin.close()
-            except OSError:
-                pass
+            process.retire()
         deadline = time.monotonic() + STOP_GRACE_S
         while time.monotonic() < deadline and not all(p.exited() for p in self.processes):
             time.sleep(0.05)

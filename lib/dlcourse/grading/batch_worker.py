@@ -81,10 +81,21 @@ def serve(requests, replies, folder):
 
 
 def main(argv=None):
+    from dlcourse.quick_imports import skip_unused
+
+    skip_unused()
     argv = sys.argv[1:] if argv is None else argv
     requests, replies = _take_protocol_fds()
     return serve(requests, replies, Path(argv[0]))
 
 
+def _exit_now(code):
+    """End without the interpreter's shutdown: Jupyter's and ZeroMQ's exit handlers take up
+    to a second, while the grader waits, and nothing is left to save (every record was sent
+    over the pipe unbuffered, the worker's folder is the parent's to delete)."""
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_now(main())

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from dlcourse.grading import coursedir
 from dlcourse.grading.limited_kernel import write_kernelspec
-from dlcourse.grading.warm_kernels import FORBIDDEN_ENV
+from dlcourse.grading.warm_kernels import FORBIDDEN_ENV, OPTIONAL_ENV
 
 CELL_TIMEOUT_S = 30  # the slowest cell of the course takes a few seconds
 
@@ -38,6 +38,7 @@ class PrivateCourse:
         warm=True,
         forbidden=(),
         os_sandbox=True,
+        kernel_preload=None,
     ):
         self.folder = Path(folder)
         self.warm = warm
@@ -55,6 +56,8 @@ class PrivateCourse:
             [str(jupyter), *filter(None, [os.environ.get("JUPYTER_PATH")])]
         )
         os.environ["MPLBACKEND"] = "Agg"
+        if kernel_preload is not None:  # the optional modules the kernels' template imports
+            os.environ[OPTIONAL_ENV] = json.dumps(list(kernel_preload))
         # The kernels may not touch the course, the gradebooks or other submissions.
         os.environ[FORBIDDEN_ENV] = json.dumps([*map(str, forbidden), str(self.folder)])
         if os_sandbox:  # each kernel then lives in a folder of its own under this one

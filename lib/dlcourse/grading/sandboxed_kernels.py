@@ -34,7 +34,7 @@ from pathlib import Path
 
 from dlcourse.grading import osbox
 from dlcourse.grading.limited_kernel import DEFAULT_MEMORY_MB, MEMORY_ENV, QUIET_ENV
-from dlcourse.grading.warm_kernels import ForkedKernel
+from dlcourse.grading.warm_kernels import OPTIONAL_ENV, ForkedKernel
 
 KERNELS_ENV = "DLCOURSE_SANDBOX_KERNELS"  # the folder under which each kernel gets its own
 KERNEL_PROCESSES = 256  # processes (threads count too) the template and its kernel may have
@@ -64,20 +64,13 @@ def _clean(kernels):
 
 def serve(kernels):
     """The template's loop (in the sandbox): requests on stdin, one answer line each."""
-    import importlib
-    import importlib.util
-
     from dlcourse.grading import warm_kernels
     from dlcourse.grading.sandbox_server import _not_dumpable
 
     _not_dumpable()
     # the sandbox's own count of processes (its user namespace's): a fork bomb stops here
     resource.setrlimit(resource.RLIMIT_NPROC, (KERNEL_PROCESSES, KERNEL_PROCESSES))
-    for name in warm_kernels.PRELOAD:
-        importlib.import_module(name)
-    for name in warm_kernels.OPTIONAL_PRELOAD:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
+    warm_kernels.preload()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped by the kernel
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")
@@ -132,6 +125,8 @@ class SandboxedTemplate:
         view.writable = str(self.kernels)
         view.writable_dest = str(self.kernels)  # the same path inside: the sockets' names
         view.env = {"IPYTHONDIR": "/tmp/ipython", "JUPYTER_RUNTIME_DIR": "/tmp/jupyter"}
+        if OPTIONAL_ENV in os.environ:
+            view.env[OPTIONAL_ENV] = os.environ[OPTIONAL_ENV]
         argv = [sys.executable, "-I", "-m", __name__, str(self.kernels)]
         self.process = osbox.popen(
             view, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -194,6 +189,9 @@ class SandboxedKernel(ForkedKernel):
         return self.returncode
 
     def send_signal(self, signum):
+        if signum == signal.SIGKILL:  # the template's kill waits until every process is gone
+            self.kill()
+            return
         try:
             self.template.ask({"op": "signal", "pid": self.pid, "signum": int(signum)})
         except RuntimeError:
@@ -214,9 +212,9 @@ def _forbidden():
 
 
 def _manager_class():
-    from jupyter_client.manager import AsyncKernelManager
+    from dlcourse.grading.ready_client import quick_manager
 
-    class SandboxedKernelManager(AsyncKernelManager):
+    class SandboxedKernelManager(quick_manager()):
         """An AsyncKernelManager whose kernels are forked from the sandboxed template."""
 
         def _template(self):

@@ -1,9 +1,9 @@
 """The grading worker's OS sandboxes: one warm sandbox per view, started on first use.
 
-An exercise's view (:func:`exercise_view`) is the Python environment with the
-exercise's references and their equivalents replaced by stubs, and the
-packages it forbids masked. Exercises that need the same view share one
-:class:`SandboxServer`, a bubblewrap sandbox running
+A view (:func:`group_view`) is the Python environment with the references of
+its exercises and their equivalents replaced by stubs, and the packages they
+forbid masked. Exercises that can share a view (:mod:`dlcourse.grading.view_groups`)
+share one :class:`SandboxServer`, a bubblewrap sandbox running
 :mod:`dlcourse.grading.sandbox_server`, whose ``/job`` is a folder of the
 worker's. The parent writes a job there, says ``run``, waits for the status
 with a wall-clock limit (killing the whole sandbox when it passes), then reads
@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dlcourse.grading import osbox, stripping
+from dlcourse.grading import osbox, stripping, view_groups
 from dlcourse.grading.forkserver import Outcome, ServerDied, read_answer
 
 
@@ -39,20 +39,20 @@ def _forbidden_locations(names):
     return folders, files
 
 
-def exercise_view(exercise, staging, forbidden_paths):
-    """The :class:`~dlcourse.grading.osbox.View` in which ``exercise`` runs."""
+def group_view(exercises, staging, forbidden_paths):
+    """The :class:`~dlcourse.grading.osbox.View` in which ``exercises`` (one group of
+    :func:`~dlcourse.grading.view_groups.group_exercises`) run."""
     from dlcourse.grading import byhand
 
     view = osbox.base_view(forbidden_paths)
-    hidden = {ref: None for ref in exercise.hidden}
-    hidden.update({ref: None for ref in exercise.equivalents})
+    hidden = {ref: None for exercise in exercises for ref in view_groups.stubbed(exercise)}
     why = (
-        "this exercise grades your own version of it, so write it without calling the "
+        "this assignment grades your own version of it, so write it without calling the "
         "course's reference (or a function that computes the same)."
     )
     if hidden:
         view.overlays.extend(stripping.overlays(hidden, Path(staging) / "stripped", why))
-    folders, files = _forbidden_locations(exercise.forbid)
+    folders, files = _forbidden_locations(exercises[0].forbid if exercises else ())
     view.masked.extend(folders)
     for index, path in enumerate(files):
         refusal = Path(staging) / f"refused-{index}.py"
@@ -62,8 +62,9 @@ def exercise_view(exercise, staging, forbidden_paths):
     return view
 
 
-def view_key(exercise):
-    return (tuple(sorted({*exercise.hidden, *exercise.equivalents})), tuple(exercise.forbid))
+def exercise_view(exercise, staging, forbidden_paths):
+    """The view in which ``exercise`` runs on its own."""
+    return group_view([exercise], staging, forbidden_paths)
 
 
 class SandboxServer:
@@ -153,21 +154,22 @@ class SandboxServer:
 
 
 class SandboxPool:
-    """One :class:`SandboxServer` per distinct view among an assignment's exercises."""
+    """One :class:`SandboxServer` per group of exercises that can share a view."""
 
-    def __init__(self, folder, forbidden_paths):
+    def __init__(self, folder, forbidden_paths, exercises, setup_sources):
         self.folder = Path(folder)
         self.forbidden_paths = list(forbidden_paths)
+        self.groups = view_groups.group_exercises(list(exercises), setup_sources)
         self.servers = {}
 
     def server_for(self, exercise):
-        key = view_key(exercise)
-        if key not in self.servers:
-            place = self.folder / f"view-{len(self.servers)}"
+        index = next(i for i, g in enumerate(self.groups) if any(e is exercise for e in g))
+        if index not in self.servers:
+            place = self.folder / f"view-{index}"
             place.mkdir(parents=True, exist_ok=True)
-            view = exercise_view(exercise, place, self.forbidden_paths)
-            self.servers[key] = SandboxServer(view, exercise.forbid, place / "job")
-        return self.servers[key]
+            view = group_view(self.groups[index], place, self.forbidden_paths)
+            self.servers[index] = SandboxServer(view, exercise.forbid, place / "job")
+        return self.servers[index]
 
     def stop(self):
         for server in self.servers.values():

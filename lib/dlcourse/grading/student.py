@@ -56,7 +56,12 @@ class Worker:
         if self.sandboxes is None:
             from dlcourse.grading.sandboxes import SandboxPool
 
-            self.sandboxes = SandboxPool(self.jobs.parent / "sandboxes", self.assignment.forbidden)
+            self.sandboxes = SandboxPool(
+                self.jobs.parent / "sandboxes",
+                self.assignment.forbidden,
+                self.exercises.values(),
+                self.assignment.setup_sources,
+            )
         return self.sandboxes.server_for(exercise)
 
     def stop(self):
