@@ -33,6 +33,7 @@ from pathlib import Path
 from dlcourse.grading import frames
 from dlcourse.grading.checks import load_exercises
 from dlcourse.grading.student import Worker, _record, grade_submission
+from dlcourse.grading.verify import LIMITS, longest_wait
 
 BASE_LIMIT_S = 600.0  # per submission, on top of its exercises' own limits
 START_TIMEOUT_S = 300.0  # a worker imports NumPy, nbgrader and the checks, and warms kernels
@@ -102,7 +103,7 @@ def grade_safely(worker, submission):
 def default_limit(assignment):
     """The wall-clock limit of one submission: generous, so only a stuck worker reaches it."""
     exercises = load_exercises(assignment.course_dir, assignment.name).values()
-    return BASE_LIMIT_S + sum(float(getattr(e, "timeout_s", 60)) for e in exercises)
+    return BASE_LIMIT_S + sum(longest_wait(e) for e in exercises)
 
 
 def graded_order(name, count):
@@ -137,6 +138,8 @@ def _exercise_problem(entry, grade_id, points):
         return f"{grade_id}: in_kernel is not a number"
     if not (_optional_text(entry.get("diagnosis")) and _optional_text(entry.get("reason"))):
         return f"{grade_id}: diagnosis or reason is not text"
+    if entry.get("limit") not in (None, *LIMITS):
+        return f"{grade_id}: limit is not one of {', '.join(LIMITS)} or null"
     return None
 
 

@@ -297,8 +297,6 @@ def _autograde(args):
 
 
 def _print_summary(out, records, assignment):
-    from dlcourse.grading.outputs import shown_id
-
     total = sum(r["score"] for r in records)
     flagged = sum(bool(r["flags"]) for r in records)
     not_graded = [r for r in records if r["status"] != "graded"]
@@ -308,9 +306,20 @@ def _print_summary(out, records, assignment):
     )
     if flagged:
         print(f"{flagged} record(s) have flags for the instructor (see records/)")
+    limited = [(r, e) for r in records for e in r["exercises"] if e.get("limit")]
+    if limited:
+        print(f"scored 0 by a limit ({len(limited)}):")
+        for record, entry in limited:
+            print(f"  {_shown(record)}: {entry['grade_id']}: {entry['limit']}: {entry['reason']}")
     if not_graded:
         print(f"not graded ({len(not_graded)}):")
         for record in not_graded:
-            sid = shown_id(record["student_id"])
-            shown = sid if sid.isprintable() and sid == sid.strip() else repr(sid)
-            print(f"  {shown}: {record['status']}: {record['reason']}")
+            print(f"  {_shown(record)}: {record['status']}: {record['reason']}")
+
+
+def _shown(record):
+    """The student's id as the summary prints it: readable, unambiguous."""
+    from dlcourse.grading.outputs import shown_id
+
+    sid = shown_id(record["student_id"])
+    return sid if sid.isprintable() and sid == sid.strip() else repr(sid)

@@ -96,6 +96,7 @@ def _record(assignment, student_id, status, reason=None):
                 "disagrees": False,
                 "diagnosis": None,
                 "reason": reason,
+                "limit": None,
             }
             for gid, points in assignment.graded
         ],
@@ -204,3 +205,4 @@ def _verify_into(entry, worker, exercise, student_id, solutions):
     entry["points"] = entry["max_points"] if verdict.passed else 0.0
     entry["diagnosis"] = verdict.diagnosis
     entry["reason"] = verdict.reason
+    entry["limit"] = verdict.limit

@@ -29,11 +29,22 @@ _KEY = re.compile(r"^c\d+(/[A-Za-z0-9_.\-]+)*$")
 
 @dataclass
 class Verdict:
-    """The out-of-kernel result of one exercise: passed or not, and why, in words."""
+    """The out-of-kernel result of one exercise: passed or not, and why, in words.
+
+    ``limit`` names the limit that stopped the student's code (one of
+    :data:`LIMITS`), or is None.
+    """
 
     passed: bool
     diagnosis: str | None = None
     reason: str | None = None
+    limit: str | None = None
+
+
+# What can stop a job: CPU seconds, address space, output size, a kill by the kernel (CPU or
+# memory), and the wall clock (only after a second run with more time; see verify).
+LIMITS = ("cpu", "memory", "output", "killed", "wall")
+RETRY_WALL_FACTOR = 2  # a job stopped by the wall clock runs once more, with this much more time
 
 
 def job_limits(exercise):
@@ -48,6 +59,11 @@ def job_limits(exercise):
 def wall_limit(exercise):
     # CPU time is the real limit; the wall clock only catches sleeping or a stuck machine.
     return 3 * exercise.timeout_s + 10
+
+
+def longest_wait(exercise):
+    """The most wall-clock time one exercise can take: its run and its second run."""
+    return wall_limit(exercise) * (1 + RETRY_WALL_FACTOR)
 
 
 def _split_case(case):
@@ -174,27 +190,34 @@ def _case_label(case):
     return ", ".join(parts)
 
 
-def _child_failure(outcome, exercise, output_size):
+def _child_failure(outcome, exercise, output_size, wall_s):
+    """``(reason, limit)`` of a job whose process did not end well."""
     if output_size > OUTPUT_CAP_BYTES:  # a flood ends in a kill, a timeout or a write error
-        return f"printed more than {OUTPUT_CAP_BYTES // 1_000_000} MB"
+        return f"printed more than {OUTPUT_CAP_BYTES // 1_000_000} MB", "output"
     if outcome.server_died and not outcome.timed_out:
-        return "the grading process stopped unexpectedly, so nothing could be verified"
+        return "the grading process stopped unexpectedly, so nothing could be verified", None
     if outcome.timed_out:
-        return (
-            f"stopped after {wall_limit(exercise):g} s of waiting (a loop that never ends, "
-            f"or a wait)"
-        )
+        return f"stopped after {wall_s:g} s of waiting", "wall"
     if outcome.signal is not None:
         if outcome.signal in (24,):  # SIGXCPU
-            return f"timed out after {exercise.timeout_s:g} s of CPU (a loop that never ends?)"
+            return (
+                f"timed out after {exercise.timeout_s:g} s of CPU (a loop that never ends?)",
+                "cpu",
+            )
         if outcome.signal == 25:  # SIGXFSZ
-            return f"printed or wrote more than {OUTPUT_CAP_BYTES // 1_000_000} MB"
+            return f"printed or wrote more than {OUTPUT_CAP_BYTES // 1_000_000} MB", "output"
         if outcome.signal == 9:
-            return f"was killed: more than {exercise.timeout_s:g} s of CPU or too much memory"
-        return f"the code crashed the Python process (signal {outcome.signal})"
+            return (
+                f"was killed: more than {exercise.timeout_s:g} s of CPU or too much memory",
+                "killed",
+            )
+        return f"the code crashed the Python process (signal {outcome.signal})", None
     if outcome.exit_code == sandbox.EXIT_MEMORY:
-        return f"used more than {exercise.memory_mb} MB"
-    return f"the code ended the process (exit status {outcome.exit_code}) before giving its answers"
+        return f"used more than {exercise.memory_mb} MB", "memory"
+    return (
+        f"the code ended the process (exit status {outcome.exit_code}) before giving its answers",
+        None,
+    )
 
 
 def _regular_file(path):
@@ -273,7 +296,30 @@ def verify(exercise, cases, expected, *, setup, solution, forbidden, server, job
     ``setup`` and ``solution`` are lists of ``(grade_id, source)``;
     ``expected`` are the trusted answers, one per case. ``job_dir`` is a
     fresh folder for the job; None: the server's own (an OS sandbox's /job).
+
+    Points are decided by CPU time, never by a busy machine: a job that the
+    wall clock stops is run once more with :data:`RETRY_WALL_FACTOR` times the
+    time, and only a second stop costs the points (code that sleeps or waits).
     """
+    first = wall_limit(exercise)
+    verdict = _verify_once(
+        exercise, cases, expected, setup, solution, forbidden, server, job_dir, first
+    )
+    if verdict.limit != "wall":
+        return verdict
+    again = RETRY_WALL_FACTOR * first
+    verdict = _verify_once(
+        exercise, cases, expected, setup, solution, forbidden, server, job_dir, again
+    )
+    if verdict.limit == "wall":
+        verdict.reason = (
+            f"did not finish in {first:g} s, nor in {again:g} s when run again, while using less "
+            f"than its {exercise.timeout_s:g} s of CPU: it waits (time.sleep, input() or a lock?)"
+        )
+    return verdict
+
+
+def _verify_once(exercise, cases, expected, setup, solution, forbidden, server, job_dir, wall_s):
     if job_dir is None:
         job_dir = server.fresh_job_dir()
     else:
@@ -282,20 +328,23 @@ def verify(exercise, cases, expected, *, setup, solution, forbidden, server, job
         job_dir.mkdir(parents=True)
         os.chmod(job_dir, 0o700)
     write_job(job_dir, exercise, cases, setup, solution, forbidden)
-    outcome = server.run(job_dir, wall_limit(exercise))
+    outcome = server.run(job_dir, wall_s)
     output = _regular_file(job_dir / sandbox.OUTPUT_NAME)
     output_size = output.st_size if output is not None else 0
     note = _read_note(job_dir)
     if outcome.exit_code != sandbox.EXIT_DONE or outcome.timed_out or outcome.server_died:
-        return Verdict(False, reason=_child_failure(outcome, exercise, output_size))
+        reason, limit = _child_failure(outcome, exercise, output_size, wall_s)
+        return Verdict(False, reason=reason, limit=limit)
     if output_size > OUTPUT_CAP_BYTES:
-        return Verdict(False, reason=f"printed more than {OUTPUT_CAP_BYTES // 1_000_000} MB")
+        return Verdict(
+            False, reason=f"printed more than {OUTPUT_CAP_BYTES // 1_000_000} MB", limit="output"
+        )
     if note is None:
         return Verdict(False, reason="the code ended the process before giving its answers")
     stage = note.get("stage")
     error = str(note.get("error", ""))[:2000]
     if stage == "memory":
-        return Verdict(False, reason=f"used more than {exercise.memory_mb} MB")
+        return Verdict(False, reason=f"used more than {exercise.memory_mb} MB", limit="memory")
     if stage == "setup":
         return Verdict(False, reason=f"the instructor's setup cell failed: {error}")
     if error.startswith("NotImplementedError"):
