@@ -1,7 +1,9 @@
 """The backend-consistency matrix: every backend against ``manual``, as a table.
 
-For the MLP and the small CNN of ``tests/test_backend_matrix.py`` (whose checks
-and tolerances this script reuses, so the table shows exactly what the tests
+For the models of ``tests/test_backend_matrix.py`` (the MLP, the small CNN,
+the two-input graph with a shared layer, the Functional residual MLP and the
+residual MLP whose blocks are a subclassed ``Layer``; the script reuses the
+tests' checks and tolerances, so the table shows exactly what the tests
 assert), each cell is the largest relative difference from the hand-written
 backend: initial weights, float64 and float32 predictions, loss, gradients,
 and weights after two epochs of SGD. A cell over its tolerance is marked ``!``;
@@ -11,6 +13,7 @@ a backend that cannot run here says why below the table.
     python benchmarks/backend_matrix.py --backends torch jax
     python benchmarks/backend_matrix.py --json matrix.json   # also write the numbers
     python benchmarks/backend_matrix.py --torch-device cuda  # torch on the GPU
+    python benchmarks/backend_matrix.py --models two-input "residual block"
 """
 
 import argparse

@@ -1,6 +1,10 @@
 """One model, same numbers: every backend against the hand-written one, ``manual``.
 
-An MLP and a small CNN are built on each of the six backends from the same seed.
+An MLP, a small CNN, and three models that are not chains (a two-input graph
+with a shared layer, ``Concatenate``, ``Multiply`` and ``Add``; a residual MLP
+drawn with the Functional API; the same residual MLP whose blocks are a
+subclassed ``Layer`` holding two ``Dense`` layers, see ``graph_cases.py``) are
+built on each of the six backends from the same seed.
 Each backend must give what ``manual`` gives (NumPy and hand-written
 derivatives), measured as the largest absolute difference divided by the
 largest absolute value of manual's array:
@@ -54,6 +58,7 @@ from dlcourse.nn import (
     Sequential,
     SparseCategoricalCrossentropy,
 )
+from graph_cases import residual_block_model, residual_functional, two_input_model
 
 BACKENDS = ("manual", "autodiff", "torch", "tensorflow", "jax", "pytensor")
 REFERENCE = "manual"
@@ -92,18 +97,29 @@ def cnn_layers():
     ]
 
 
-# name -> (layers, shape of one example, loss)
+def sequential(layers, shape):
+    return lambda dtype: Sequential(layers(), seed=SEED, dtype=dtype, input_shape=shape)
+
+
+def logits():
+    return SparseCategoricalCrossentropy(from_logits=True)
+
+
+# name -> (model of a dtype, shapes of one example of each input, loss)
 ARCHITECTURES = {
-    "mlp": (mlp_layers, (12,), lambda: SparseCategoricalCrossentropy(from_logits=True)),
-    "cnn": (cnn_layers, (2, 7, 6), lambda: SparseCategoricalCrossentropy()),
+    "mlp": (sequential(mlp_layers, (12,)), [(12,)], logits),
+    "cnn": (sequential(cnn_layers, (2, 7, 6)), [(2, 7, 6)], SparseCategoricalCrossentropy),
+    "two-input": (lambda dtype: two_input_model(SEED, dtype), [(12,), (4,)], logits),
+    "residual graph": (lambda dtype: residual_functional(SEED, dtype), [(12,)], logits),
+    "residual block": (lambda dtype: residual_block_model(SEED, dtype), [(12,)], logits),
 }
 
 
 def data(architecture, n=40, seed=0):
-    """A fixed batch of inputs and integer labels (5 classes)."""
+    """A fixed batch of inputs (a list for several) and integer labels (5 classes)."""
     rng = np.random.default_rng(seed)
-    shape = ARCHITECTURES[architecture][1]
-    return rng.standard_normal((n, *shape)), rng.integers(0, 5, n)
+    xs = [rng.standard_normal((n, *shape)) for shape in ARCHITECTURES[architecture][1]]
+    return xs[0] if len(xs) == 1 else xs, rng.integers(0, 5, n)
 
 
 def rel_error(a, b):
@@ -151,9 +167,9 @@ def build(name, architecture, dtype="float64"):
             f"backend {name!r} needs the {extra} package, which is not installed "
             f"(pip install 'dlcourse[{extra}]')"
         )
-    layers, shape, loss = ARCHITECTURES[architecture]
+    make, _, loss = ARCHITECTURES[architecture]
     with _pending(name), dlcourse.backend(name, **OPTIONS.get(name, {})):
-        model = Sequential(layers(), seed=SEED, dtype=dtype, input_shape=shape)
+        model = make(dtype)
     model.compile(optimizer=SGD(learning_rate=0.1, momentum=0.9), loss=loss())
     return model
 

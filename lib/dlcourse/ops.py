@@ -29,6 +29,7 @@ __all__ = [
     "cast",
     "categorical_crossentropy",
     "clip",
+    "concatenate",
     "conv2d",
     "convert_to_tensor",
     "convert_to_numpy",
@@ -210,6 +211,11 @@ def reshape(x, shape):
 def transpose(x, axes=None):
     """Axes permuted as ``axes`` (reversed when None)."""
     return current().transpose(x, axes)
+
+
+def concatenate(xs, axis=-1):
+    """The arrays of the list ``xs`` joined along ``axis`` (all other sizes equal)."""
+    return current().concatenate(list(xs), axis)
 
 
 def take_along_axis(x, indices, axis):

@@ -24,8 +24,10 @@ Three pieces, each knowing as little as possible about the others:
 2. A **backend object**, a subclass of :class:`~dlcourse.backends.base.Backend`:
    it converts arrays, creates weights, implements the ops, and builds the
    train step.
-3. ``dlcourse.nn``: layers, ``Sequential``, losses, optimizers and the ``fit``
-   loop. They know nothing about any library; they call backend methods.
+3. ``dlcourse.nn``: layers, models (``Sequential``, Functional graphs made with
+   ``Model(inputs, outputs)``, subclassed ``Model`` s), losses, optimizers and
+   the ``fit`` loop. They know nothing about any library; they call backend
+   methods.
 
 Weights live on the model as the backend's native arrays (NumPy arrays, torch
 tensors, ``tf.Variable``...), as attributes of their layer (``dense.kernel``),
@@ -38,12 +40,21 @@ The forward pass is also available as a pure function for compiling backends::
     y, new_state = model.stateless_call(params, state, x, training)
 
 ``params`` (trainable weights) and ``state`` (batch-norm statistics and random
-generator states) are lists of native arrays in the model's order; nothing on
-the model changes. JAX can ``jit`` a train step built from it, PyTensor can call
+generator states) are lists of native arrays in the model's order (layers
+inside layers included); nothing on the model changes. JAX can ``jit`` a train step built from it, PyTensor can call
 it once on symbolic variables, TensorFlow can wrap it in ``tf.function``; the
 step then writes the new values back with ``model.bind(params, state)`` (or by
 assigning its variables). Eager backends (``manual``, ``torch``) simply call
 the layers.
+
+What a backend's steps are handed as ``x``: for a model with one input, a
+native array; for a model with several (a Functional graph), a **tuple** of
+native arrays in ``model.inputs`` order. Eager steps pass it to
+``model.call`` as it is; a compiled step treats it as a pytree (JAX), a nested
+input signature (TensorFlow) or one symbolic input per entry of
+``model.input_signature`` (PyTensor, which needs each input's shape and
+dtype). ``take`` and ``asarray`` are only ever called on single arrays:
+``fit`` applies them to each input.
 
 Layers change their state by rebinding the attribute (batch norm does
 ``self.moving_mean = ops.stop_gradient(new)``; dropout does
@@ -52,6 +63,14 @@ writing into an array, so the same layer code serves eager and traced backends.
 
 The ``manual`` backend is the one exception to "layers only need ``call``": it
 runs each layer's ``forward``/``backward`` pair (``Backend.needs_backward``).
+It asks the model itself: ``model.prepare_backward()`` once (which checks that
+every layer that needs a derivative has one), then per step
+``model.forward(x, training)`` and ``model.backward(dout)``. A ``Sequential``
+goes back through its layers last to first, a Functional model through its
+graph in reverse topological order (summing the gradients of a tensor used
+twice), and a subclassed model runs its own ``backward``; each weight's
+gradient is then read from ``layer.grads`` of the layer that made it
+(``model.weight_slots()``).
 
 Adding a backend
 ================

@@ -66,6 +66,26 @@ class _Dropout(Function):
         return F.dropout_backward(grad, ctx.cache)
 
 
+class _Concatenate(Function):
+    """Arrays side by side along ``axis``; each input's gradient is its slice of the output's."""
+
+    @staticmethod
+    def forward(ctx, *arrays, axis=-1):
+        ctx.axis = axis % arrays[0].ndim
+        ctx.sizes = [a.shape[ctx.axis] for a in arrays]
+        return ctx.xp.concat(arrays, axis=ctx.axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grads, start = [], 0
+        for size in ctx.sizes:
+            index = [slice(None)] * grad.ndim
+            index[ctx.axis] = slice(start, start + size)
+            grads.append(grad[tuple(index)])
+            start += size
+        return tuple(grads)
+
+
 class AutodiffBackend(Backend):
     """NumPy arrays inside ``dlcourse.autodiff.Tensor``; gradients from ``Tensor.backward``."""
 
@@ -170,6 +190,9 @@ class AutodiffBackend(Backend):
         if axes is None:
             return _tensor(x).transpose()
         return _tensor(x).transpose(tuple(axes))
+
+    def concatenate(self, xs, axis=-1):
+        return _Concatenate.apply(*xs, axis=axis)
 
     def take_along_axis(self, x, indices, axis):
         return autodiff.take_along_axis(x, _data(indices), axis=axis)

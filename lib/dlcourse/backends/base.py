@@ -198,6 +198,10 @@ class Backend:
     def transpose(self, x, axes=None):
         raise self._missing("ops.transpose")
 
+    def concatenate(self, xs, axis=-1):
+        """Required. The arrays of the list ``xs`` joined along ``axis``."""
+        raise self._missing("ops.concatenate")
+
     def take_along_axis(self, x, indices, axis):
         """Required. ``x`` read at ``indices`` along ``axis`` (as ``numpy.take_along_axis``)."""
         raise self._missing("ops.take_along_axis")

@@ -89,6 +89,11 @@ def _dims(axis):
     return tuple(axis) if isinstance(axis, (tuple, list)) else axis
 
 
+def _rows(xs, index):
+    """The rows ``index`` of an input array, or of each array of a tuple of inputs."""
+    return jax.tree.map(lambda a: a[index], xs)
+
+
 def _keep_if(ok, new, old):
     """``new`` where the loss was finite, ``old`` otherwise (pytrees of arrays)."""
     return jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)
@@ -225,6 +230,9 @@ class JaxBackend(Backend):
     def transpose(self, x, axes=None):
         return jnp.transpose(x, None if axes is None else tuple(axes))
 
+    def concatenate(self, xs, axis=-1):
+        return jnp.concatenate(xs, axis=axis)
+
     def take_along_axis(self, x, indices, axis):
         return jnp.take_along_axis(x, indices, axis=axis)
 
@@ -297,7 +305,7 @@ class JaxBackend(Backend):
             return (*kept, value, y_pred)
 
         def train_on_rows(params, opt_state, state, xs, ys, index, lr):
-            return train(params, opt_state, state, xs[index], ys[index], lr)
+            return train(params, opt_state, state, _rows(xs, index), ys[index], lr)
 
         def train_on_many(params, opt_state, state, xs, ys, rows, lr):
             """One step per row of ``rows``, in one compiled loop (``lax.scan``).
@@ -308,7 +316,7 @@ class JaxBackend(Backend):
 
             def one(carry, index):
                 *weights, healthy = carry
-                kept, value, _, ok = update(*weights, xs[index], ys[index], lr, healthy)
+                kept, value, _, ok = update(*weights, _rows(xs, index), ys[index], lr, healthy)
                 return (*kept, ok), value
 
             start = (params, opt_state, state, jnp.asarray(True))

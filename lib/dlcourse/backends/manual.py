@@ -2,7 +2,8 @@
 
 The forward pass runs each layer's ``forward`` (which keeps what its backward
 needs), the loss returns its value and its gradient, and the gradient then
-travels back through each layer's ``backward``, last layer first. All the math
+travels back through each layer's ``backward``, last layer first (through a
+Functional model's graph in reverse topological order, see ``BackwardChain``). All the math
 is ``dlcourse.functional``: the same code a student wrote in the early chapters.
 
 Arrays are NumPy arrays by default. ``set_backend("manual", array="torch",
@@ -182,6 +183,9 @@ class ManualBackend(Backend):
         axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(axes)
         return self.xp.permute_dims(x, axes)
 
+    def concatenate(self, xs, axis=-1):
+        return self.xp.concat(xs, axis=axis)
+
     def take_along_axis(self, x, indices, axis):
         return self.xp.take_along_axis(x, indices, axis=axis)
 
@@ -241,42 +245,40 @@ def _quiet_torch_autograd(backend):
 
 
 class BackwardChain:
-    """Backpropagation through a Sequential model, one layer's ``backward`` at a time.
+    """Backpropagation through a model with the layers' hand-written ``backward``.
 
-    Layers before the first one with trainable weights need no gradient (nothing
-    upstream of them learns), so the chain stops there; that first weighted layer
-    is told so (``needs_input_grad = False``) and may skip computing its dx.
+    The model runs its own ``forward`` (each layer keeps what its backward
+    needs) and ``backward``: a Sequential goes through its layers last to
+    first, a Functional model through its graph in reverse topological order,
+    a subclassed model calls its own ``backward``. ``model.prepare_backward()``
+    checks first that every layer that needs a derivative has one. The model's
+    input is data, which needs no gradient (``needs_input_grad = False``).
+    Each weight's gradient is then read from the layer that made it
+    (``layer.grads[name]``), in ``model.trainable_weights`` order.
     """
 
     def __init__(self, model, loss):
-        from dlcourse.nn.errors import missing_backward_error, missing_loss_gradient_error
+        from dlcourse.nn.errors import missing_loss_gradient_error
 
-        self.layers = list(model.layers)
-        weighted = [i for i, layer in enumerate(self.layers) if layer.trainable_weights]
-        self.first = weighted[0] if weighted else len(self.layers)
-        for i, layer in enumerate(self.layers):
-            if i >= self.first and not layer.has_backward():
-                raise missing_backward_error(layer)
-            layer.needs_input_grad = i != self.first
+        self.model = model
+        model.needs_input_grad = False
+        model.prepare_backward()
         if not hasattr(loss, "value_and_grad"):
             raise missing_loss_gradient_error(loss)
-        self.weighted = [self.layers[i] for i in weighted]
+        self.slots = model.weight_slots()
+        self.weights = model.trainable_weights
 
     def forward(self, x, training):
-        for layer in self.layers:
-            x = layer.forward(x, training)
-        return x
+        return self.model.forward(x, training)
 
     def backward(self, dout):
-        for layer in reversed(self.layers[self.first :]):
-            dout = layer.backward(dout)
+        self.model.backward(dout)
         grads = []
-        for layer in self.weighted:
-            for name, weight in zip(layer.trainable_weight_names, layer.trainable_weights):
-                grad = layer.grads.get(name)
-                if grad is None or tuple(grad.shape) != tuple(weight.shape):
-                    from dlcourse.nn.errors import bad_gradient_error
+        for (layer, name), weight in zip(self.slots, self.weights):
+            grad = layer.grads.get(name)
+            if grad is None or tuple(grad.shape) != tuple(weight.shape):
+                from dlcourse.nn.errors import bad_gradient_error
 
-                    raise bad_gradient_error(layer, name, weight, grad)
-                grads.append(grad)
+                raise bad_gradient_error(layer, name, weight, grad)
+            grads.append(grad)
         return grads

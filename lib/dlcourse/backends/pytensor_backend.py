@@ -120,6 +120,10 @@ def _dense(x, kernel, bias):
     return y if bias is None else y + bias
 
 
+def _concatenate(*xs, axis=-1):
+    return pt.concatenate(list(xs), axis=axis)
+
+
 def _dropout(x, rate, rng):
     with warnings.catch_warnings():
         # PyTensor warns when a generator variable is drawn from twice, a bug in
@@ -295,6 +299,9 @@ class PytensorBackend(Backend):
         axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(axes)
         return self._call(pt.transpose, x, axes=axes)
 
+    def concatenate(self, xs, axis=-1):
+        return self._call(_concatenate, *xs, axis=axis)
+
     def take_along_axis(self, x, indices, axis):
         return self._call(pt.take_along_axis, x, indices, axis=axis)
 
@@ -341,8 +348,13 @@ class PytensorBackend(Backend):
         return self._compiled.setdefault(model, {})
 
     def _trace(self, model, params, state, training, y_example=None):
-        """Symbolic x (and y), and the model's output and new state on them."""
-        x = pt.tensor("x", dtype=model.dtype, shape=(None, *model.input_shape[1:]))
+        """Symbolic inputs (a list: one per model input) and y, and the model's output
+        and new state on them."""
+        xs = [
+            pt.tensor(f"x{i}" if i else "x", dtype=dtype, shape=(None, *shape[1:]))
+            for i, (shape, dtype) in enumerate(model.input_signature)
+        ]
+        x = xs[0] if len(xs) == 1 else tuple(xs)
         y = None
         if y_example is not None:
             y = pt.tensor("y", dtype=y_example.dtype, shape=(None, *y_example.shape[1:]))
@@ -350,7 +362,7 @@ class PytensorBackend(Backend):
 
         with backends.running(self), pytensor.config.change_flags(floatX=model.dtype):
             y_pred, new_state = model.stateless_call(params, state, x, training)
-        return x, y, y_pred, new_state
+        return xs, y, y_pred, new_state
 
     def _structure(self, model, kind, *extra):
         """A cache key that changes when the model's layers or the data's kind do."""
@@ -369,8 +381,8 @@ class PytensorBackend(Backend):
             return functions[key]
         params = [_like(p, f"param{i}") for i, p in enumerate(model.trainable_weights)]
         state = [_state_input(s, i) for i, s in enumerate(model.state_variables)]
-        x, y, y_pred, new_state = self._trace(model, params, state, training, y_example)
-        inputs = [x] + ([y] if y is not None else [])
+        xs, y, y_pred, new_state = self._trace(model, params, state, training, y_example)
+        inputs = xs + ([y] if y is not None else [])
         inputs += params + [s for s in state if not _is_rng(s)]
         # random generators are shared: they advance through updates, not inputs
         updates = {s: n for s, n in zip(state, new_state) if _is_rng(s) and n is not s}
@@ -394,14 +406,14 @@ class PytensorBackend(Backend):
     def make_predict(self, model):
         def predict(x):
             compiled = self._inference(model, "predict")
-            return compiled(x, *self._weights_in(model))[0]
+            return compiled(*_flat(x), *self._weights_in(model))[0]
 
         return predict
 
     def make_eval_step(self, model, loss):
         def step(x, y):
             compiled = self._inference(model, "eval", y_example=y, loss=loss)
-            value, y_pred = compiled(x, y, *self._weights_in(model))
+            value, y_pred = compiled(*_flat(x), y, *self._weights_in(model))
             return float(value), y_pred
 
         return step
@@ -409,7 +421,7 @@ class PytensorBackend(Backend):
     def loss_and_gradients(self, model, loss, x, y, training=True):
         compiled = self._inference(model, "gradients", y, loss, training)
         n = len(model.trainable_weights)
-        value, *rest = compiled(x, y, *self._weights_in(model))
+        value, *rest = compiled(*_flat(x), y, *self._weights_in(model))
         grads, new_state = rest[:n], iter(rest[n:])
         # training mode moves batch-norm statistics, as on every other backend
         state = [s if _is_rng(s) else next(new_state) for s in model.state_variables]
@@ -440,7 +452,7 @@ class _TrainFunction:
         n = len(model.trainable_weights)
         params, state = self.shared[:n], self.shared[n:]
         backend = self.backend
-        x, y, y_pred, new_state = backend._trace(model, params, state, True, y_example)
+        xs, y, y_pred, new_state = backend._trace(model, params, state, True, y_example)
         with pytensor.config.change_flags(floatX=model.dtype):
             value = self.loss(y, y_pred)
             lr = pt.scalar("learning_rate", dtype=model.dtype)
@@ -450,7 +462,7 @@ class _TrainFunction:
             for old, new in zip(state, new_state):
                 if new is not old:  # statistics and random generators move on every step
                     updates.append((old, new if _is_rng(old) else pt.cast(new, old.dtype)))
-        return pytensor.function([x, y, lr], [value, y_pred], updates=updates, mode=backend.mode)
+        return pytensor.function([*xs, y, lr], [value, y_pred], updates=updates, mode=backend.mode)
 
     def _sync_in(self):
         """Give the shared variables any value set on the model since the last step."""
@@ -477,7 +489,7 @@ class _TrainFunction:
             compiled = self.compiled[key] = self._compile(y)
         self._sync_in()
         lr = np.asarray(self.optimizer.learning_rate, dtype=self.model.dtype)
-        value, y_pred = compiled(x, y, lr)
+        value, y_pred = compiled(*_flat(x), y, lr)
         self._sync_out()
         return float(value), y_pred
 
@@ -485,6 +497,11 @@ class _TrainFunction:
 # ----------------------------------------------------------------------- helpers
 def _axes(axis):
     return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _flat(x):
+    """A model's inputs as a list: one array, or each array of a tuple."""
+    return list(x) if isinstance(x, tuple) else [x]
 
 
 def _static_shape(x, what):

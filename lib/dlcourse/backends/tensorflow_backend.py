@@ -83,8 +83,14 @@ def _axes(axis):
 
 
 def _signature(args):
-    """Input specs with the batch axis left open: one trace serves every batch size."""
-    return [tf.TensorSpec((None, *a.shape[1:]), a.dtype) for a in args]
+    """Input specs with the batch axis left open: one trace serves every batch size.
+
+    An argument may be a tuple of arrays (the inputs of a model with several).
+    """
+    return [
+        tf.nest.map_structure(lambda a: tf.TensorSpec((None, *a.shape[1:]), a.dtype), arg)
+        for arg in args
+    ]
 
 
 class _Compiled:
@@ -229,6 +235,9 @@ class TensorFlowBackend(Backend):
 
     def transpose(self, x, axes=None):
         return tf.transpose(x, perm=None if axes is None else list(axes))
+
+    def concatenate(self, xs, axis=-1):
+        return tf.concat(xs, axis=axis)
 
     def take_along_axis(self, x, indices, axis):
         return tf.experimental.numpy.take_along_axis(x, indices, axis)

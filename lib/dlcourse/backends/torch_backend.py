@@ -169,6 +169,9 @@ class TorchBackend(Backend):
         axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(axes)
         return x.permute(axes)
 
+    def concatenate(self, xs, axis=-1):
+        return torch.cat(xs, dim=axis)
+
     def take_along_axis(self, x, indices, axis):
         return torch.take_along_dim(x, indices, dim=axis)
 

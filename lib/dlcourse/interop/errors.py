@@ -1,6 +1,6 @@
 """What goes wrong when a model moves to another tool, said so that it can be fixed."""
 
-__all__ = ["UnsupportedLayerError", "require_built", "unsupported_layer"]
+__all__ = ["UnsupportedLayerError", "require_built", "require_sequential", "unsupported_layer"]
 
 
 class UnsupportedLayerError(ValueError):
@@ -19,6 +19,20 @@ def unsupported_layer(layer, target, supported, why=None):
         f"Supported layers: {', '.join(supported)}.",
         layer=layer.name,
     )
+
+
+def require_sequential(model, action):
+    """Conversions know chains of layers only: a graph or a subclassed model is refused."""
+    from dlcourse.nn.models import Sequential
+
+    if not isinstance(model, Sequential):
+        kind = "a Functional (graph) model" if hasattr(model, "nodes") else "a subclassed model"
+        raise NotImplementedError(
+            f"{action}: model {model.name!r} is {kind}, and {action} converts Sequential models "
+            "only (a chain of built-in layers); graphs with several inputs, shared layers or "
+            "merges, and subclassed models, are not supported yet. Rebuild it as a "
+            "Sequential to convert it."
+        )
 
 
 def require_built(model, action):

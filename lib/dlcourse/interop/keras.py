@@ -34,7 +34,7 @@ import warnings
 
 import numpy as np
 
-from dlcourse.interop.errors import require_built, unsupported_layer
+from dlcourse.interop.errors import require_built, require_sequential, unsupported_layer
 from dlcourse.nn.layers import (
     Activation,
     BatchNorm,
@@ -242,6 +242,7 @@ def to_keras(model):
     Raises ``UnsupportedLayerError`` (naming the layer) for a layer that has no
     Keras counterpart, before Keras is even imported.
     """
+    require_sequential(model, "to_keras")
     require_built(model, "to_keras")
     converters = [_converter(layer, _TO_KERAS, "Keras") for layer in model.layers]
     keras = _import_keras()
@@ -350,7 +351,7 @@ def from_keras(keras_model, seed=None):
     ``keras.Input``), so that its input shape is known.
     """
     keras = _import_keras()
-    from dlcourse.nn.model import Sequential
+    from dlcourse.nn.models import Sequential
 
     if not isinstance(keras_model, keras.Sequential):
         raise TypeError(

@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-from dlcourse.interop.errors import require_built, unsupported_layer
+from dlcourse.interop.errors import require_built, require_sequential, unsupported_layer
 from dlcourse.nn.layers import (
     Activation,
     BatchNorm,
@@ -177,6 +177,7 @@ def export_onnx(model, path, dtype="float32"):
     A layer with no ONNX counterpart (one you wrote yourself) raises an
     ``UnsupportedLayerError`` naming it, and nothing is written.
     """
+    require_sequential(model, "export_onnx")
     require_built(model, "export_onnx")
     dtype = str(dtype)
     if dtype not in ("float32", "float64"):

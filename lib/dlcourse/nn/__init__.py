@@ -13,9 +13,29 @@
     history = model.fit(x, y, epochs=10, validation_split=0.2)
     history.plot()
 
+Three ways to make a model, as in Keras:
+
+- ``Sequential([...])``, a chain of layers;
+- the Functional API, any graph of layers: several inputs and outputs, a layer
+  used twice (shared weights), ``Add``/``Multiply``/``Concatenate``::
+
+      a, b = Input((12,), name="a"), Input((4,), name="b")
+      h = Concatenate()([Dense(16, activation="relu")(a), b])
+      model = Model(inputs=[a, b], outputs=Dense(5)(h))
+      model.fit([xa, xb], y)             # or fit({"a": xa, "b": xb}, y)
+
+- subclassing ``Model`` (or ``Layer``, for a block): layers assigned in
+  ``__init__`` and used in ``call`` are tracked, with their weights, at any depth.
+
 Layers are written once against ``dlcourse.ops`` and run on every backend; on
 the ``manual`` backend they also need ``backward`` (see ``Layer``). How the
 pieces fit together, and how to add a backend: ``dlcourse.backends``.
+
+Layout: ``layers/`` (one family per module), ``models/`` (``Model``,
+``Sequential``, Functional graphs), ``symbolic.py`` (``Input``), ``training.py``
+(the fit loop, which uses only a model's public methods), ``model_file.py`` and
+``saving.py`` (one ``.npz`` per model, no pickle), ``summary.py``, losses,
+metrics, optimizers, callbacks.
 """
 
 from dlcourse.nn import callbacks, initializers, losses, metrics, optimizers
@@ -38,8 +58,10 @@ from dlcourse.nn.errors import (
 from dlcourse.nn.history import History
 from dlcourse.nn.layers import (
     Activation,
+    Add,
     BatchNorm,
     BatchNormalization,
+    Concatenate,
     Conv2D,
     Dense,
     Dropout,
@@ -47,6 +69,7 @@ from dlcourse.nn.layers import (
     Layer,
     MaxPool2D,
     MaxPooling2D,
+    Multiply,
     ReLU,
     Sigmoid,
     Softmax,
@@ -59,7 +82,7 @@ from dlcourse.nn.losses import (
     SparseCategoricalCrossentropy,
 )
 from dlcourse.nn.lr_find import LRFinderResult, lr_find
-from dlcourse.nn.model import Sequential
+from dlcourse.nn.models import Functional, Input, Model, Sequential
 from dlcourse.nn.optimizers import SGD, Adam, RMSprop
 from dlcourse.nn.saving import load_model, save_model
 
@@ -67,17 +90,21 @@ __all__ = [
     "SGD",
     "Activation",
     "Adam",
+    "Add",
     "BatchNorm",
     "BatchNormalization",
     "BinaryCrossentropy",
     "Callback",
     "CategoricalCrossentropy",
+    "Concatenate",
     "Conv2D",
     "Dense",
     "Dropout",
     "EarlyStopping",
     "Flatten",
+    "Functional",
     "History",
+    "Input",
     "LRFinderResult",
     "Layer",
     "LearningRateScheduler",
@@ -85,7 +112,9 @@ __all__ = [
     "MaxPooling2D",
     "MeanSquaredError",
     "MissingBackwardError",
+    "Model",
     "ModelCheckpoint",
+    "Multiply",
     "NonFiniteLossError",
     "NotBuiltError",
     "NotCompiledError",

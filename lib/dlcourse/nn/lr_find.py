@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from dlcourse import backends
+from dlcourse.nn.arrays import num_examples, take_rows
 
 __all__ = ["LRFinderResult", "lr_find"]
 
@@ -69,12 +70,12 @@ def lr_find(
     """
     from dlcourse.nn.training import prepare_targets
 
-    model._require_compiled("lr_find")
+    model.require_compiled("lr_find")
     if not 0 < start_lr < end_lr:
         raise ValueError(f"expected 0 < start_lr < end_lr, got {start_lr} and {end_lr}.")
     if num_steps < 2:
         raise ValueError(f"num_steps: expected at least 2, got {num_steps}.")
-    x = model._prepare_inputs(x)
+    x = model.prepare_inputs(x)
     y = prepare_targets(model, y)
     backend = model.backend
     saved = model.get_weights()
@@ -82,12 +83,12 @@ def lr_find(
     growth = (end_lr / start_lr) ** (1 / (num_steps - 1))
     lrs, losses = [], []
     average, best = 0.0, math.inf
-    n = len(x)
+    n = num_examples(x)
     shuffle = np.random.default_rng(model.seed)  # leaves the model's own shuffling alone
     try:
         with backends.running(backend):
             step = backend.make_train_step(model, model.loss, optimizer)
-            xs, ys = backend.asarray(x, model.dtype), backend.asarray(y)
+            xs, ys = model.native_inputs(x), backend.asarray(y)
             order, position = shuffle.permutation(n), 0
             for i in range(num_steps):
                 if position >= n:
@@ -95,7 +96,7 @@ def lr_find(
                 index = backend.batch_index(order[position : position + batch_size])
                 position += batch_size
                 optimizer.learning_rate = start_lr * growth**i
-                value, _ = step(backend.take(xs, index), backend.take(ys, index))
+                value, _ = step(take_rows(backend, xs, index), backend.take(ys, index))
                 value = float(value)
                 if not math.isfinite(value):
                     break

@@ -30,9 +30,9 @@ def first_nonfinite_output(model, x, training=True):
     saved = model.state_variables
     try:
         with backend.no_grad():
-            for i, layer in enumerate(model.layers):
-                x = layer.call(x, training)
-                out = backend.to_numpy(x)
+            outputs = model.layer_outputs(x, training)
+            for i, (layer, out) in enumerate(outputs or ()):
+                out = backend.to_numpy(out)
                 bad = _bad(out)
                 if bad:
                     return i, layer, bad, out.size
@@ -48,7 +48,7 @@ def nonfinite_loss_error(model, xb, y_batch, value, epoch, batch):
     lr = getattr(model.optimizer, "learning_rate", None)
     lower = f" (now {lr:g}; try {lr / 10:g})" if lr else ""
     layer_name = None
-    x_bad = _bad(backend.to_numpy(xb))
+    x_bad = sum(_bad(backend.to_numpy(a)) for a in (xb if isinstance(xb, tuple) else (xb,)))
     y_bad = _bad(np.asarray(y_batch))
     if x_bad:
         why = (
@@ -59,7 +59,13 @@ def nonfinite_loss_error(model, xb, y_batch, value, epoch, batch):
         why = f" The labels of this batch hold {y_bad} NaN/inf values: clean them first."
     else:
         found = first_nonfinite_output(model, xb)
-        if found is None:
+        if found is None and model.layer_outputs(xb) is None:
+            why = (
+                " The model's call() is its own code, so the layer that went wrong cannot be "
+                f"found from here; lower the learning rate{lower} or check call() for a log, "
+                "sqrt or division of a number <= 0."
+            )
+        elif found is None:
             why = (
                 " Every layer's output is finite, so the loss itself overflowed: if the last "
                 "layer already applies softmax or sigmoid, keep from_logits=False; otherwise "
@@ -72,9 +78,15 @@ def nonfinite_loss_error(model, xb, y_batch, value, epoch, batch):
             broken = " Its weights are already non-finite." if any(map(_bad, weights)) else ""
             why = (
                 f" The first non-finite output came from layer {layer.name!r} "
-                f"({type(layer).__name__}, layer {i + 1} of {len(model.layers)}): {bad} of "
+                f"({type(layer).__name__}, layer {i + 1} of {_steps(model)}): {bad} of "
                 f"{size} values are NaN/inf although its input was finite.{broken} Usual "
                 f"causes: a learning rate too large{lower}, inputs far from [-1, 1] "
                 "(scale them), or a log, sqrt or division of a number <= 0 in that layer."
             )
     return NonFiniteLossError(where + why, epoch=epoch, batch=batch, layer=layer_name)
+
+
+def _steps(model):
+    """How many layer calls the model makes (a shared layer counts each time)."""
+    nodes = getattr(model, "nodes", None)
+    return len(nodes) if nodes is not None else len(model.layers)

@@ -1,12 +1,15 @@
 """The training loop behind ``model.fit``, and ``evaluate`` and ``predict``.
 
-The loop is the same for every backend. Before the first step, the data are
-checked in NumPy (shapes, labels that suit the loss) and converted once to the
-backend's arrays; each step then picks a batch by index and calls the
-backend's train step. The Python work per step is kept to a few lines, so that
-``fit`` costs little more than a hand-written loop in the same library. A
-backend that can (JAX) runs many steps in one compiled call when nothing looks
-at single batches, and then Python works once per call, not once per step.
+The loop is the same for every backend, and it uses only the model's public
+surface (``prepare_inputs``, ``native_inputs``, ``train_step``, ``loss``,
+``metrics``, ``bind``, ...), never its insides; it imports no model class.
+Before the first step, the data are checked in NumPy (shapes, labels that
+suit the loss) and converted once to the backend's arrays; each step then
+picks a batch by index and calls the backend's train step. The Python work
+per step is kept to a few lines, so that ``fit`` costs little more than a
+hand-written loop in the same library. A backend that can (JAX) runs many
+steps in one compiled call when nothing looks at single batches, and then
+Python works once per call, not once per step.
 """
 
 import math
@@ -14,10 +17,10 @@ import math
 import numpy as np
 
 from dlcourse import backends
+from dlcourse.nn.arrays import as_numpy, num_examples, rows, take_rows
 from dlcourse.nn.callbacks import CallbackList, EpochLogger, ProgressBar
 from dlcourse.nn.errors import NonFiniteLossError
 from dlcourse.nn.history import History
-from dlcourse.nn.model import as_numpy
 
 __all__ = ["evaluate", "fit", "predict", "prepare_targets"]
 
@@ -28,6 +31,13 @@ STEPS_PER_CALL = 64
 
 def prepare_targets(model, y, name="y"):
     """``y`` as NumPy, checked against the loss and the model's outputs."""
+    if isinstance(model.output_shape, list):
+        raise NotImplementedError(
+            f"model {model.name!r} has {len(model.output_shape)} outputs, and training (fit, "
+            "evaluate, loss_and_gradients) takes models with one output only, for now; "
+            "predict works. To train, give the model one output (e.g. Concatenate() the "
+            "outputs, or make one model per output that shares the layers)."
+        )
     y = model.loss.prepare_targets(as_numpy(name, y), model.output_shape)
     if np.issubdtype(y.dtype, np.floating):
         y = y.astype(model.dtype, copy=False)
@@ -35,11 +45,12 @@ def prepare_targets(model, y, name="y"):
 
 
 def _check_lengths(x, y, what=""):
-    if len(x) != len(y):
+    n = num_examples(x)
+    if n != len(y):
         raise ValueError(
-            f"{what}x has {len(x)} examples but {what}y has {len(y)}; they must pair up one to one."
+            f"{what}x has {n} examples but {what}y has {len(y)}; they must pair up one to one."
         )
-    if len(x) == 0:
+    if n == 0:
         raise ValueError(f"{what}x is empty: there is nothing to train on.")
 
 
@@ -48,17 +59,19 @@ def _split(x, y, validation_data, validation_split):
     if validation_data is not None:
         if len(validation_data) != 2:
             raise ValueError("validation_data: expected a pair (x_val, y_val).")
-        return x, y, (as_numpy("x_val", validation_data[0]), as_numpy("y_val", validation_data[1]))
+        return x, y, tuple(validation_data)
     if not validation_split:
         return x, y, None
     if not 0 < validation_split < 1:
         raise ValueError(
             f"validation_split: expected a fraction in (0, 1), got {validation_split}."
         )
-    cut = len(x) - int(round(len(x) * validation_split))
-    if cut <= 0 or cut >= len(x):
+    n = num_examples(x)
+    cut = n - int(round(n * validation_split))
+    if cut <= 0 or cut >= n:
         raise ValueError(f"validation_split={validation_split} leaves no training or no val data.")
-    return x[:cut], y[:cut], (x[cut:], y[cut:])
+    head, tail = rows(x, 0, cut), rows(x, cut, n)
+    return head, y[:cut], (tail, y[cut:])
 
 
 def _default_callbacks(verbose):
@@ -97,23 +110,23 @@ def fit(
     A NaN or infinite loss stops training with a ``NonFiniteLossError`` that
     names the first layer whose output was not finite.
     """
-    model._require_compiled("fit")
-    x, y = as_numpy("x", x), as_numpy("y", y)
+    model.require_compiled("fit")
+    x, y = model.prepare_inputs(x), as_numpy("y", y)
     _check_lengths(x, y)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}.")
     x, y, validation = _split(x, y, validation_data, validation_split)
-    x = model._prepare_inputs(x)
     y = prepare_targets(model, y)
     if validation is not None:
-        _check_lengths(*validation, what="validation ")
         validation = (
-            model._prepare_inputs(validation[0], "x_val"),
-            prepare_targets(model, validation[1], "y_val"),
+            model.prepare_inputs(validation[0], "x_val"),
+            as_numpy("y_val", validation[1]),
         )
+        _check_lengths(*validation, what="validation ")
+        validation = (validation[0], prepare_targets(model, validation[1], "y_val"))
 
     backend = model.backend
-    n = len(x)
+    n = num_examples(x)
     steps = math.ceil(n / batch_size)
     history = History()
     params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": n}
@@ -122,12 +135,13 @@ def fit(
     callbacks = CallbackList([*user, history, *_default_callbacks(verbose)], model, params)
 
     with backends.running(backend):
-        first = backend.make_predict(model)(backend.asarray(x[:batch_size], model.dtype))
+        first_batch = model.native_inputs(rows(x, 0, batch_size))
+        first = backend.make_predict(model)(first_batch)
         model.loss.check_predictions(backend.to_numpy(first))
-        xs, ys = backend.asarray(x, model.dtype), backend.asarray(y)
+        xs, ys = model.native_inputs(x), backend.asarray(y)
         if validation is not None:
             validation = (
-                backend.asarray(validation[0], model.dtype),
+                model.native_inputs(validation[0]),
                 backend.asarray(validation[1]),
                 validation[1],
             )
@@ -250,7 +264,7 @@ class _Batches:
 
     def __init__(self, backend, step, xs, ys, batch_size, shuffle_rng):
         self.backend, self.step, self.xs, self.ys = backend, step, xs, ys
-        self.n, self.size = len(xs), batch_size
+        self.n, self.size = num_examples(xs), batch_size
         self.order = None if shuffle_rng is None else shuffle_rng.permutation(self.n)
         self.order_native = None if self.order is None else backend.batch_index(self.order)
 
@@ -284,8 +298,8 @@ class _Batches:
         """Batch ``b``'s part of the native ``data``: a slice, or the shuffled rows."""
         if self.order is None:
             lo, hi = self._bounds(b)
-            return data[lo:hi]
-        return self.backend.take(data, self._index(b))
+            return rows(data, lo, hi)
+        return take_rows(self.backend, data, self._index(b))
 
     def native(self, b):
         """Batch ``b``'s inputs as a native array."""
@@ -315,7 +329,7 @@ def _evaluate_native(model, xs, ys, y_numpy, batch_size):
     total = 0.0
     for lo in range(0, n, batch_size):
         hi = min(n, lo + batch_size)
-        value, y_pred = step(xs[lo:hi], ys[lo:hi])
+        value, y_pred = step(rows(xs, lo, hi), ys[lo:hi])
         total += float(value) * (hi - lo)
         if model.metrics:
             predicted = backend.to_numpy(y_pred)
@@ -333,14 +347,13 @@ def evaluate(model, x, y, batch_size=32, return_dict=False):
     Returns the loss alone when there are no metrics, else ``[loss, metric, ...]``,
     or a dict with ``return_dict=True``.
     """
-    model._require_compiled("evaluate")
-    x, y = as_numpy("x", x), as_numpy("y", y)
+    model.require_compiled("evaluate")
+    x, y = model.prepare_inputs(x), as_numpy("y", y)
     _check_lengths(x, y)
-    x = model._prepare_inputs(x)
     y = prepare_targets(model, y)
     backend = model.backend
     with backends.running(backend):
-        xs, ys = backend.asarray(x, model.dtype), backend.asarray(y)
+        xs, ys = model.native_inputs(x), backend.asarray(y)
         scores = _evaluate_native(model, xs, ys, y, batch_size)
     if return_dict:
         return scores
@@ -350,14 +363,22 @@ def evaluate(model, x, y, batch_size=32, return_dict=False):
 
 def predict(model, x, batch_size=256):
     """The model's outputs for every example of ``x``, as one NumPy array."""
-    x = model._prepare_inputs(as_numpy("x", x))
+    x = model.prepare_inputs(x)
     backend = model.backend
+    n = num_examples(x)
     with backends.running(backend):
         run = backend.make_predict(model)
-        xs = backend.asarray(x, model.dtype)
-        outputs = [
-            backend.to_numpy(run(xs[lo : lo + batch_size])) for lo in range(0, len(x), batch_size)
+        xs = model.native_inputs(x)
+        outputs = [run(rows(xs, lo, lo + batch_size)) for lo in range(0, n, batch_size)]
+    if isinstance(model.output_shape, list):  # several outputs: one array for each
+        return [
+            _joined(backend, [out[i] for out in outputs], shape, model.dtype)
+            for i, shape in enumerate(model.output_shape)
         ]
-    if not outputs:
-        return np.zeros((0, *model.output_shape[1:]), dtype=model.dtype)
-    return np.concatenate(outputs, axis=0)
+    return _joined(backend, outputs, model.output_shape, model.dtype)
+
+
+def _joined(backend, batches, shape, dtype):
+    if not batches:
+        return np.zeros((0, *shape[1:]), dtype=dtype)
+    return np.concatenate([backend.to_numpy(b) for b in batches], axis=0)
