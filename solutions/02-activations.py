@@ -40,6 +40,7 @@
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import inspect
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -68,10 +69,46 @@ def _same(got, wrong):
     return shape == wrong.shape and np.allclose(got, wrong, rtol=1e-4, atol=1e-7)
 
 
-def check_backward(backward, reference, forward, x, *, seed=0, kinks=False, mistakes=(), **kw):
+def _broadcast_shapes(error):
+    """The shapes in NumPy's "could not be broadcast together with shapes (4,3) (4,)"."""
+    if "could not be broadcast" not in str(error):
+        return []
+    groups = re.findall(r"\(([\d,]*)\)", str(error))
+    return [tuple(int(n) for n in g.split(",") if n) for g in groups]
+
+
+def crash_hint(error, shape, summed_axis=None):
+    """What the shapes in ``error`` say about its cause, for a function of an input ``shape``.
+
+    Only a function that sums along ``summed_axis`` (softmax) can lose that axis, and only an
+    error naming the input's shape next to the input's shape without that axis shows it.
+    """
+    shapes = _broadcast_shapes(error)
+    if summed_axis is not None and shape in shapes:
+        lost = tuple(n for i, n in enumerate(shape) if i != summed_axis % len(shape))
+        if lost in shapes:
+            return (
+                f"An array of shape {lost} is x's shape {shape} without axis {summed_axis}: a "
+                f"sum along that axis lost it. Sum with keepdims=True so that it broadcasts."
+            )
+    bigger = [s for s in shapes if np.prod(s) > np.prod(shape)]
+    if summed_axis is not None and bigger:
+        return (
+            f"An intermediate of shape {bigger[0]} has more elements than x {shape}: a Jacobian "
+            f"or an outer product (np.outer flattens a batch; np.diag of a batch takes its "
+            f"diagonal). The backward needs neither: one sum along the axis and elementwise "
+            f"products."
+        )
+    return "Print the shapes of your intermediate arrays to find the operation that fails."
+
+
+def check_backward(
+    backward, reference, forward, x, *, seed=0, kinks=False, mistakes=(), summed_axis=None, **kw
+):
     """Check ``backward`` at input ``x`` (``kw`` go to the forward) in five steps.
 
-    1. it runs on a random dout (an error is reported with the shapes involved);
+    1. it runs on a random dout and returns an array shaped like it (a crash is explained
+       from the shapes in its message; ``summed_axis``: the axis the function sums along);
     2. it leaves dout and the cache untouched (dlcourse.diagnose.check_not_modified);
     3. it is none of the classic ``mistakes``: pairs (wrong_backward, explanation);
     4. it matches ``reference``, the course's own backward (dlcourse.diagnose.diagnose);
@@ -88,9 +125,14 @@ def check_backward(backward, reference, forward, x, *, seed=0, kinks=False, mist
         raise
     except Exception as err:
         raise AssertionError(
-            f"{context}{backward.__name__} raised {type(err).__name__}: {err}. Print the shapes "
-            f"of your intermediate arrays: a sum without keepdims=True loses its axis."
+            f"{context}{backward.__name__} raised {type(err).__name__}: {err}. "
+            + crash_hint(err, x.shape, summed_axis)
         ) from err
+    if got is not None and np.ndim(got) == 0 and dout.ndim > 0:
+        raise AssertionError(
+            f"{context}dx is a single number (a {type(got).__name__}), but it should be an "
+            f"array shaped like dout, {dout.shape}: return one gradient per element of x."
+        )
     untouched = check_not_modified(backward, dout, cache)
     assert untouched.ok, f"{context}{untouched}"
     expected = reference(dout, cache)
@@ -532,6 +574,7 @@ def check_softmax(x, seed=0, **kw):
         x,
         seed=seed,
         mistakes=SOFTMAX_MISTAKES,
+        summed_axis=kw.get("axis", -1),
         **kw,
     )
 

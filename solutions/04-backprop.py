@@ -41,6 +41,8 @@
 # `dlcourse check course/04-backprop.ipynb` runs the whole notebook and lists every check.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
+import dataclasses
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -53,12 +55,37 @@ from dlcourse.gradcheck import check_against_torch, check_gradients, numerical_g
 rng = np.random.default_rng(0)
 
 
+def _close(a, b):
+    """Equal up to float32 rounding (the same formula, summed in another order)."""
+    if np.shape(a) != np.shape(b):
+        return False
+    scale = float(np.max(np.abs(b), initial=1.0))
+    return bool(np.allclose(a, b, rtol=1e-4, atol=1e-6 * scale))
+
+
+def explain(got, expected, name, *, without_dout=None, **options):
+    """dlcourse.diagnose's Diagnosis of ``got``, with a forgotten dout named.
+
+    without_dout: the gradient the same formula gives when dout is left out (dout all ones).
+    diagnose sees two arrays and cannot know it; a ``got`` equal to it ignored dout.
+    """
+    d = diagnose(got, expected, name=name, **options)
+    if not d.ok and without_dout is not None:
+        if _close(got, without_dout) and not _close(expected, without_dout):
+            message = (
+                f"{name} ignores dout: it is what the formula gives for dout all ones. Multiply "
+                f"by dout, the gradient arriving from above (gradient = upstream x local)."
+            )
+            d = dataclasses.replace(d, message=message)
+    return d
+
+
 def expect_close(got, expected, name, context="", **options):
-    """Fail with dlcourse.diagnose's explanation unless ``got`` matches ``expected``.
+    """Fail with ``explain``'s message unless ``got`` matches ``expected``.
 
     context: where the arrays come from ("float32 inputs", ...), put before the message.
     """
-    d = diagnose(got, expected, name=name, **options)
+    d = explain(got, expected, name, **options)
     assert d.ok, f"{context}: {d.message}" if context else d.message
 
 
@@ -283,8 +310,11 @@ print("dout = random:", "passed" if with_random.passed else "FAILED")
 # ### What the checker says about typical mistakes
 #
 # `dlcourse.diagnose.diagnose(got, expected, name)` compares a gradient with the right one and
-# names the kind of mistake. Here are four classic wrong versions of the dense backward,
-# next to the right gradients from the reference implementation:
+# names the kind of mistake. It sees only the two arrays, so this notebook's checks add what
+# it cannot know: `explain` (in the first cell) also compares with the gradient the same
+# formula gives when `dout` is left out. Here are four classic wrong versions of the dense
+# backward, next to the right gradients from the reference implementation, as the checks
+# explain them:
 
 # %%
 x = rng.standard_normal((5, 3))
@@ -293,15 +323,16 @@ b = rng.standard_normal(4)
 out, cache = dense_forward(x, w, b)
 dout = rng.standard_normal(out.shape)
 dx_ok, dw_ok, db_ok = F.dense_backward(dout, cache)
+_, dw_no_dout, db_no_dout = F.dense_backward(np.ones_like(dout), cache)
 
 mistakes = {
-    "dw = dout.T @ x": ("dw", dout.T @ x, dw_ok),
-    "db = dout (no sum)": ("db", dout, db_ok),
-    "db = dout.mean(axis=0)": ("db", dout.mean(axis=0), db_ok),
-    "dw = x.T @ np.ones_like(dout)": ("dw", x.T @ np.ones_like(dout), dw_ok),
+    "dw = dout.T @ x": ("dw", dout.T @ x, dw_ok, dw_no_dout),
+    "db = dout (no sum)": ("db", dout, db_ok, db_no_dout),
+    "db = dout.mean(axis=0)": ("db", dout.mean(axis=0), db_ok, db_no_dout),
+    "dw = x.T @ np.ones_like(dout)": ("dw", x.T @ np.ones_like(dout), dw_ok, dw_no_dout),
 }
-for code, (name, got, expected) in mistakes.items():
-    print(f"{code}\n    {diagnose(got, expected, name=name, batch_size=5)}\n")
+for code, (name, got, expected, no_dout) in mistakes.items():
+    print(f"{code}\n    {explain(got, expected, name, without_dout=no_dout, batch_size=5)}\n")
 
 # %% [markdown]
 # The gradient checker runs the same diagnosis when a gradient fails. Here is its report for
@@ -356,10 +387,11 @@ def run_dense_backward(dout, cache):
 x = np.array([[1.0, 2.0], [3.0, 4.0]])
 w = np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.0]])
 dout = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-dx, dw, db = run_dense_backward(dout, (x, w))
-expect_close(dx, np.array([[1.0, 2.0], [0.0, 1.0]]), "dx", "worked example", batch_size=2)
-expect_close(dw, np.array([[1.0, 3.0, 0.0], [2.0, 4.0, 0.0]]), "dw", "worked example", batch_size=2)
-expect_close(db, np.array([1.0, 1.0, 0.0]), "db", "worked example", batch_size=2)
+got = run_dense_backward(dout, (x, w))
+by_hand = ([[1.0, 2.0], [0.0, 1.0]], [[1.0, 3.0, 0.0], [2.0, 4.0, 0.0]], [1.0, 1.0, 0.0])
+no_dout = F.dense_backward(np.ones_like(dout), (x, w))  # to recognise a forgotten dout
+for name, g, e, lazy in zip(("dx", "dw", "db"), got, by_hand, no_dout):
+    expect_close(g, np.array(e), name, "worked example", without_dout=lazy, batch_size=2)
 
 # A batch of 5 examples, 3 inputs and 4 outputs, against the reference implementation.
 x = rng.standard_normal((5, 3))
@@ -368,9 +400,10 @@ b = rng.standard_normal(4)
 out, cache = dense_forward(x, w, b)
 dout = rng.standard_normal(out.shape)
 expected = F.dense_backward(dout, cache)
+no_dout = F.dense_backward(np.ones_like(dout), cache)
 got = run_dense_backward(dout, cache)
-for name, g, e in zip(("dx", "dw", "db"), got, expected):
-    expect_close(g, e, name, batch_size=5)
+for name, g, e, lazy in zip(("dx", "dw", "db"), got, expected, no_dout):
+    expect_close(g, e, name, without_dout=lazy, batch_size=5)
 
 # Your backward must leave dout and the cache as they were.
 d = check_not_modified(dense_backward, dout, cache)
@@ -531,15 +564,106 @@ def run_two_layer_backward(cache, params):
     return grads
 
 
+def dense_backward_problem(cache):
+    """How your dense_backward goes wrong on this network's two dense layers, or None."""
+    n, h = cache["dscores"].shape[0], cache["dense1"][1].shape[1]
+    upstream = {
+        "dense2": cache["dscores"],
+        "dense1": np.random.default_rng(1).standard_normal((n, h)),
+    }
+    for layer, dout in upstream.items():
+        dout = dout.astype(cache[layer][0].dtype)
+        try:
+            got = dense_backward(dout, cache[layer])
+        except Exception as err:  # the exercise 1 check explains it; say where it happened
+            return f"raised {type(err).__name__} on {layer}'s cache: {err}."
+        if not (isinstance(got, tuple | list) and len(got) == 3):
+            return f"returned a {type(got).__name__} on {layer}'s cache, not (dx, dw, db)."
+        no_dout = F.dense_backward(np.ones_like(dout), cache[layer])
+        for name, g, e, lazy in zip(
+            ("dx", "dw", "db"), got, F.dense_backward(dout, cache[layer]), no_dout
+        ):
+            d = explain(g, e, name, without_dout=lazy, batch_size=n)
+            if not d.ok:
+                return f"is wrong on {layer}'s cache: {d.message}"
+    return None
+
+
+def with_course_dense_backward(run):
+    """run() with the course's dense_backward in place of yours, as the grader runs exercise 2."""
+    yours = globals()["dense_backward"]
+    globals()["dense_backward"] = F.dense_backward
+    try:
+        return run()
+    finally:
+        globals()["dense_backward"] = yours
+
+
+def _listed(names):
+    names = [f"d{n}" for n in names]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+
+
+def network_problem(grads, expected, batch_size):
+    """The first wrong gradient, in the order backward finds them, and which ones are right."""
+    backward_order = ("w2", "b2", "w1", "b1")
+    found = {
+        n: explain(grads[n], expected[n], f"d{n}", batch_size=batch_size) for n in backward_order
+    }
+    wrong = [n for n in backward_order if not found[n].ok]
+    right = [n for n in backward_order if found[n].ok]
+    if not wrong:
+        return None
+    if not right:
+        return found[wrong[0]].message
+    where = ""
+    if set(right) == {"w2", "b2"}:  # the second layer is right: the mistake comes after it
+        where = (
+            ", so the gradient goes wrong after the second dense layer: check the ReLU step "
+            "(relu_backward with cache['relu']) and the gradient you pass to the first "
+            "dense_backward"
+        )
+    return (
+        f"{_listed(right)} are right but {_listed(wrong)} are not{where}. {found[wrong[0]].message}"
+    )
+
+
+def check_network(cache, params, expected, context=""):
+    """two_layer_backward(cache) against ``expected``; blame dense_backward when it is wrong."""
+    start = f"{context}: " if context else ""
+    batch_size = cache["dscores"].shape[0]
+    broken = dense_backward_problem(cache)
+    if broken is None:
+        problem = network_problem(run_two_layer_backward(cache, params), expected, batch_size)
+        assert problem is None, start + problem
+        return
+    graded = with_course_dense_backward(lambda: run_two_layer_backward(cache, params))
+    problem = network_problem(graded, expected, batch_size)
+    if problem is None:
+        print(
+            "note: two_layer_backward is right with the course's dense_backward, but yours is "
+            "still wrong; fix it and rerun exercise 1's check (until then your network trains "
+            f"with wrong gradients). Your dense_backward {broken}"
+        )
+        return
+    if network_problem(run_two_layer_backward(cache, params), expected, batch_size) is None:
+        raise AssertionError(
+            f"{start}two_layer_backward makes up for a mistake in your dense_backward: its "
+            f"gradients are right only with that mistake. Fix dense_backward (exercise 1) and "
+            f"take the compensation out of two_layer_backward. Your dense_backward {broken}"
+        )
+    raise AssertionError(
+        f"{start}your dense_backward {broken} Fix it first (exercise 1). With the course's "
+        f"dense_backward in its place, as the grader runs this exercise: {problem}"
+    )
+
+
 # 6 examples, 4 inputs, 5 hidden units, 3 classes, against finite differences.
 x = rng.standard_normal((6, 4))
 y = np.array([0, 2, 1, 2, 0, 1])
 params = init_params(4, 5, 3, rng)
 loss, cache = two_layer_forward(x, y, params)
-grads = run_two_layer_backward(cache, params)
-expected = numerical_param_grads(x, y, params)
-for name in PARAM_NAMES:
-    expect_close(grads[name], expected[name], f"d{name}", batch_size=6)
+check_network(cache, params, numerical_param_grads(x, y, params))
 
 # Your backward must leave the cache as it was.
 d = check_not_modified(two_layer_backward, cache)
@@ -566,11 +690,8 @@ for n, d_in, h, c, dtype in [
     params = init_params(d_in, h, c, rng, dtype)
     params["b1"] = (0.1 * rng.standard_normal(h)).astype(dtype)
     loss, cache = two_layer_forward(x, y, params)
-    expected = reference_two_layer_backward(cache)
-    grads = run_two_layer_backward(cache, params)
     context = f"N={n}, D={d_in}, H={h}, C={c}, {dtype.__name__}"
-    for name in PARAM_NAMES:
-        expect_close(grads[name], expected[name], f"d{name}", context, batch_size=n)
+    check_network(cache, params, reference_two_layer_backward(cache), context)
     d = check_not_modified(two_layer_backward, cache)
     assert d.ok, d.message
 
@@ -579,10 +700,7 @@ x = rng.standard_normal((5, 3))
 params = init_params(3, 4, 2, rng)
 loss, cache = two_layer_forward(x, np.array([0, 1, 1, 0, 1]), params)
 cache = {**cache, "dscores": rng.standard_normal((5, 2))}
-expected = reference_two_layer_backward(cache)
-grads = run_two_layer_backward(cache, params)
-for name in PARAM_NAMES:
-    expect_close(grads[name], expected[name], f"d{name}", "a random dscores", batch_size=5)
+check_network(cache, params, reference_two_layer_backward(cache), "a random dscores")
 ### END HIDDEN TESTS
 
 # %% [markdown]

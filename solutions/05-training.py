@@ -76,7 +76,7 @@ def update_message(d, hint=""):
     """The check cells' explanation of a wrong array returned by an update rule.
 
     ``diagnose`` and ``check_not_modified`` word their findings for gradients and
-    backward functions (a factor of 10 is "likely the batch size"); for an optimizer's
+    backward functions (a factor of 2 "from differentiating a square"); for an optimizer's
     output a constant factor points at a coefficient instead, so those cases are reworded
     here and followed by a hint about the rule.
     """

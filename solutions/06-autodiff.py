@@ -508,68 +508,137 @@ def value_gradients(graph, values):
     return np.array([leaf.grad for leaf in leaves])
 
 
-def breadth_first_backward(root):  # a classic mistake, to recognise it
-    root.grad, queue, seen = 1.0, [root], {id(root)}
-    while queue:
-        node = queue.pop(0)
-        if node._backward is not None:
-            node._backward(node.grad)
+def nodes_of(root):
+    """Every node root depends on, by id (in no particular order)."""
+    found, stack = {}, [root]
+    while stack:
+        node = stack.pop()
+        if id(node) not in found:
+            found[id(node)] = node
+            stack.extend(node._prev)
+    return found
+
+
+def topological_problem(graph, values):
+    """What is wrong with topological_order(graph(...)), or None: every node once, inputs first."""
+    root = graph(*[Scalar(v) for v in values])
+    order, nodes, name = topological_order(root), nodes_of(root), graph.__name__
+    if not isinstance(order, list):
+        return f"topological_order should return a list, got {type(order).__name__}."
+    ids = [id(n) for n in order]
+    if len(ids) != len(set(ids)):
+        return (
+            f"{name}: topological_order lists a node more than once: keep a set of the nodes "
+            f"already visited."
+        )
+    if set(ids) != set(nodes):
+        return (
+            f"{name}: topological_order should list the {len(nodes)} nodes root depends on "
+            f"(itself included), got {len(order)}."
+        )
+    if order[-1] is not root:
+        return f"{name}: topological_order should list the root last."
+    position = {i: k for k, i in enumerate(ids)}
+    for k, node in enumerate(order):
         for child in node._prev:
-            if id(child) not in seen:
-                seen.add(id(child))
-                queue.append(child)
+            if position[id(child)] > k:
+                return f"{name}: node {k} ({node}) comes before one of its inputs ({child})."
+    return None
 
 
-def forward_order_backward(root):  # another one: the topological order, not reversed
-    root.grad = 1.0
-    for node in topological_order(root):
+def traced_backward(graph, values):
+    """Run your backward on graph(Scalar(...) ...), recording every rule it calls.
+
+    Returns the root, the nodes by id, and the calls: (node, grad it was given, node.grad then).
+    """
+    root = graph(*[Scalar(v) for v in values])
+    nodes, calls = nodes_of(root), []
+    for node in nodes.values():
         if node._backward is not None:
-            node._backward(node.grad)
+
+            def recorded(grad, node=node, rule=node._backward):
+                calls.append((node, grad, node.grad))
+                rule(grad)
+
+            node._backward = recorded
+    backward(root)
+    return root, nodes, calls
 
 
-# a small graph first: the order must list each node once, inputs before the nodes using them
-a, b, c = Scalar(2.0), Scalar(-3.0), Scalar(10.0)
-root = worked_example(a, b, c)
-order = topological_order(root)
-assert isinstance(order, list), f"topological_order should return a list, got {type(order)}."
-ids = [id(n) for n in order]
-assert len(ids) == len(set(ids)), (
-    "topological_order lists a node more than once: keep a set of the nodes already visited."
-)
-assert len(order) == 6 and order[-1] is root, (
-    f"topological_order should list the 6 nodes of (a * b + c) * a with the root last; got "
-    f"{len(order)} node(s){' and the root is not last' if order and order[-1] is not root else ''}."
-)
-for i, node in enumerate(order):
-    for child in node._prev:
-        assert id(child) in ids[:i], f"node {i} ({node}) comes before one of its inputs ({child})."
+def order_problem(graph, values):
+    """What is wrong with the way your backward visits graph's nodes, or None."""
+    root, nodes, calls = traced_backward(graph, values)
+    with_rule = {i for i, n in nodes.items() if n._backward is not None}
+    ran = [id(node) for node, _, _ in calls]
+    name = graph.__name__
+    if not ran:
+        return f"{name}: backward called no node's _backward: call it for every node that has one."
+    twice = len(ran) - len(set(ran))
+    if twice:
+        return (
+            f"{name}: {twice} rule(s) ran more than once; each node must run its rule once, or "
+            f"it sends its gradient twice (does topological_order keep a set of visited nodes?)."
+        )
+    if id(root) not in ran:
+        start = "root.grad is 1.0, but" if root.grad == 1.0 else "root.grad is not 1.0, and"
+        return (
+            f"{name}: {start} the root's own rule never ran, so no gradient left it: the loop "
+            f"skips the root. It comes first in reversed(topological_order(root)); every node "
+            f"with a rule, the root included, must run it."
+        )
+    root_grad = next(grad for node, grad, _ in calls if node is root)
+    if root_grad != 1.0:
+        return (
+            f"{name}: the root's rule ran with grad = {root_grad}: set root.grad = 1.0 (dL/dL) "
+            f"before the loop."
+        )
+    for _, grad, own in calls:
+        if grad != own:
+            return (
+                f"{name}: a rule was called with {grad:.4g} while its node's grad was {own:.4g}: "
+                f"call node._backward(node.grad)."
+            )
+    if with_rule - set(ran):
+        return (
+            f"{name}: {len(with_rule - set(ran))} of the {len(with_rule)} nodes with a rule "
+            f"never ran it: visit every node that root depends on."
+        )
+    position = {i: k for k, i in enumerate(ran)}
+    late = [
+        (user, used)
+        for user in nodes.values()
+        for used in user._prev
+        if id(used) in position and position[id(used)] < position[id(user)]
+    ]
+    if late and ran[-1] == id(root):
+        return (
+            f"{name}: the rules ran inputs first and the root's last, the topological order "
+            f"itself: reverse it, so that the output's rule runs first."
+        )
+    if late:
+        return (
+            f"{name}: a node ran its rule before a node that uses it had sent its share, so "
+            f"the gradient it passed on was not complete (a breadth-first order, nearest "
+            f"first, does that). Use reversed(topological_order(root))."
+        )
+    return None
 
+
+# the order first (it explains wrong numbers better than the numbers do): of the nodes ...
+for graph in GRAPHS:
+    problem = topological_problem(graph, rng.uniform(-1.0, 1.0, size=3))
+    assert problem is None, problem
+# ... and of the rules backward runs
+for graph in GRAPHS:
+    problem = order_problem(graph, rng.uniform(-1.0, 1.0, size=3))
+    assert problem is None, problem
 values = np.array([2.0, -3.0, 10.0])
-assert np.any(your_gradients(worked_example, values) != 0), (
-    "every gradient of (a * b + c) * a is 0. Did backward set root.grad = 1.0 first?"
-)
 expect_close(your_gradients(worked_example, values), np.array([-2.0, 4.0, 2.0]), "(da, db, dc)",
              "(a * b + c) * a, worked by hand")  # fmt: skip
-MISTAKES = [
-    (breadth_first_backward, "the nodes run in breadth-first order, which is not topological: a "
-     "node used both near the output and deep inside ran its rule before its gradient was "
-     "complete. Use reversed(topological_order(root))."),
-    (forward_order_backward, "the nodes run in topological order, inputs first: reverse it, so "
-     "that the output's rule runs first."),
-]  # fmt: skip
 for graph in GRAPHS:
     values = rng.uniform(-1.0, 1.0, size=3)
-    got = your_gradients(graph, values)
-    expected = value_gradients(graph, values)
-    assert np.any(got != 0), (
-        f"{graph.__name__}: every gradient is 0. Did backward set root.grad = 1.0?"
-    )
-    for wrong, why in MISTAKES:
-        if np.allclose(got, your_gradients(graph, values, wrong)) and not np.allclose(
-            got, expected
-        ):
-            raise AssertionError(f"{graph.__name__}: {why}")
-    expect_close(got, expected, "(da, db, dc)", graph.__name__)
+    expect_close(your_gradients(graph, values), value_gradients(graph, values), "(da, db, dc)",
+                 graph.__name__)  # fmt: skip
 print("All visible checks passed.")
 ### BEGIN HIDDEN TESTS
 hidden = np.random.default_rng(616)

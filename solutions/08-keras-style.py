@@ -255,10 +255,21 @@ class PReLU(Layer):
 # The check cells below share these helpers: read them to see what is checked.
 
 
-def expect_close(got, expected, name, context=""):
+def expect_close(got, expected, name, context="", **options):
     """Fail with dlcourse.diagnose's explanation unless ``got`` matches ``expected``."""
-    d = diagnose(np.asarray(got), np.asarray(expected), name=name)
+    d = diagnose(np.asarray(got), np.asarray(expected), name=name, **options)
     assert d.ok, f"{context}{d}"
+
+
+def expect_all_close(named, context="", **options):
+    """``expect_close`` for each (name, got, expected); a failure says which ones are right."""
+    found = [(n, diagnose(np.asarray(g), np.asarray(e), name=n, **options)) for n, g, e in named]
+    right = [n for n, d in found if d.ok]
+    wrong = [d for _, d in found if not d.ok]
+    if wrong and right:  # which ones are right is the clue to where the mistake is
+        verb = "is" if len(right) == 1 else "are"
+        raise AssertionError(f"{context}{', '.join(right)} {verb} right, but {wrong[0].message}")
+    assert not wrong, f"{context}{wrong[0] if wrong else ''}"
 
 
 def prelu_layer(alpha, dtype="float64"):
@@ -360,7 +371,12 @@ check_call(-np.abs(hidden_rng.standard_normal((4, 3))), np.array([0.0, 0.5, 2.0]
 # %% nbgrader={"grade": true, "grade_id": "check_prelu_backward", "locked": true, "points": 5, "schema_version": 3, "solution": false}
 def check_backward(x, alpha, dout, context):
     layer = prelu_layer(alpha, str(x.dtype))
+    x_before = x.copy()
     layer(x)
+    assert np.array_equal(x, x_before), (
+        f"{context}call changed its input x in place: fix call first (exercise 1), computing "
+        "a new array instead of updating x; until then backward cannot be checked."
+    )
     dout_before = dout.copy()
     dx = np.asarray(layer.backward(dout))
     dalpha = layer.grads.get("alpha")
@@ -373,6 +389,7 @@ def check_backward(x, alpha, dout, context):
     )
     dalpha = np.asarray(dalpha)
     _, dx_ref, dalpha_ref = prelu_reference(x, alpha, dout)
+    _, dx_no_dout, dalpha_no_dout = prelu_reference(x, alpha, np.ones_like(dout))
     if dalpha.shape == x.shape:
         raise AssertionError(
             f"{context}dalpha has shape {dalpha.shape}, one value per example and feature; alpha "
@@ -389,13 +406,20 @@ def check_backward(x, alpha, dout, context):
         ),
         (dx, dout * (x > 0), dx_ref, "dx is ReLU's gradient: where x <= 0 the slope is alpha."),
         (dx, dout * alpha, dx_ref, "dx uses the slope alpha everywhere: where x > 0 it is 1."),
+        (dx, dx_no_dout, dx_ref, "dx is the local slope alone: multiply it by dout."),
+        (
+            dalpha,
+            dalpha_no_dout,
+            dalpha_ref,
+            "dalpha ignores dout: it sums min(x, 0) alone; sum dout * min(x, 0) over the batch.",
+        ),
     ]
     for got, wrong, expected, explanation in mistakes:
         differs = not np.allclose(wrong, expected)
         if differs and got.shape == wrong.shape and np.allclose(got, wrong):
             raise AssertionError(context + explanation)
-    expect_close(dx, dx_ref, "dx", context)
-    expect_close(dalpha, dalpha_ref, "dalpha", context)
+    named = [("dx", dx, dx_ref), ("dalpha", dalpha, dalpha_ref)]
+    expect_all_close(named, context, batch_size=len(x))
 
 
 # worked by hand (section 3): dx = (0.25, 1), dalpha = (-2, 0)
@@ -425,10 +449,9 @@ loss_manual, grads_manual = prelu_model("manual").loss_and_gradients(x_model, y_
 for name in BACKENDS:
     if name != "manual" and installed(name):
         loss_auto, grads_auto = on_backend(name, "loss_and_gradients", x_model, y_model)
-        for weight, g_hand, g_auto in zip(
-            ["kernel", "bias", "alpha", "kernel", "bias"], grads_manual, grads_auto
-        ):
-            expect_close(g_hand, g_auto, f"d{weight}", f"Your backward against {name}: ")
+        weights = ["dkernel1", "dbias1", "dalpha", "dkernel2", "dbias2"]  # Dense, PReLU, Dense
+        named = list(zip(weights, grads_manual, grads_auto))
+        expect_all_close(named, f"Your backward against {name}: ", batch_size=len(x_model))
         print(f"{name:10s}: the gradients of all 5 weights agree with your backward")
 print("All visible checks passed.")
 ### BEGIN HIDDEN TESTS

@@ -264,12 +264,21 @@ def test_mean_divided_twice_is_batch_scale(dense):
     assert "1/8" in d.message and "batch size" in d.message and "twice" in d.message
 
 
-def test_sum_instead_of_mean_is_guessed_as_batch_size(dense):
+def test_sum_instead_of_mean_is_batch_scale_when_the_batch_size_is_known(dense):
     x, w, y = dense
     dpred_sum = 2.0 * (x @ w - y)  # forgot the 1/N of the mean
-    d = diagnose(x.T @ dpred_sum, x.T @ mse_dpred(x @ w, y), "dw")
+    d = diagnose(x.T @ dpred_sum, x.T @ mse_dpred(x @ w, y), "dw", batch_size=N)
     assert d.kind == "batch_scale" and d.factor == pytest.approx(N)
-    assert "factor of 8, likely the batch size" in d.message
+    assert "factor of 8, the batch size" in d.message and "divide by N once" in d.message
+
+
+def test_without_the_batch_size_a_whole_factor_is_named_not_explained(dense):
+    x, w, y = dense
+    dpred_sum = 2.0 * (x @ w - y)  # the same mistake, but nobody said N = 8
+    d = diagnose(x.T @ dpred_sum, x.T @ mse_dpred(x @ w, y), "dw")
+    assert d.kind == "scale" and d.factor == pytest.approx(N)
+    assert "off by a factor of 8;" in d.message and "8 times" in d.message
+    assert "batch" not in d.message and "divide by N" not in d.message
 
 
 def test_missing_two_from_the_square_is_scale(dense):
@@ -291,9 +300,9 @@ def test_other_constant_factor_is_scale(dense):
 def test_known_batch_size_rules_out_other_whole_factors(dense):
     x, w, y = dense
     dw = x.T @ mse_dpred(x @ w, y)
-    assert diagnose(dw / 10, dw, "dw").kind == "batch_scale"  # a guess: 10 could be N
-    d = diagnose(dw / 10, dw, "dw", batch_size=N)  # but N is 8
-    assert d.kind == "scale" and "1/10 of" in d.message
+    d = diagnose(dw / 10, dw, "dw", batch_size=N)  # N is 8: 10 is some other constant
+    assert d.kind == "scale" and "1/10 of" in d.message and "factor of 10" in d.message
+    assert "batch" not in d.message
 
 
 # --- kink, elementwise ----------------------------------------------------------------

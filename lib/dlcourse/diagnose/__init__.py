@@ -18,8 +18,9 @@ transposed      the transpose (or another axis order) is right
 nan             NaN or inf where a number was expected: an unstable formula
 dtype           right values, wrong dtype (float64 for float32 inputs)
 sign            the negative of the expected gradient
-batch_scale     off by the batch size: a missing or extra mean over the batch
-scale           off by another constant factor, such as 2 or 1/2
+batch_scale     off by the batch size (given as ``batch_size``): a missing or extra mean
+scale           off by another constant factor (2, 1/2, or any other, the batch size
+                included when it was not given: then no cause is guessed)
 kink            wrong only where the input is 0 (a warning: any subgradient is fine)
 elementwise     anything else; the worst element is named
 inplace         (from ``check_not_modified``) a backward changed its inputs

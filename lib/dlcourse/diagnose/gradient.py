@@ -157,8 +157,8 @@ def diagnose(got, expected, name="grad", *, batch_size=None, at=None, rtol=None)
     ``name`` is how messages call the array ("dw", "dx", ...). Optional:
 
     - ``batch_size``: the number of samples N, so a factor of N or 1/N is
-      reported as ``batch_scale`` (without it, a whole-number factor of 3 or
-      more is reported as "likely the batch size");
+      reported as ``batch_scale`` (without it, every factor is a ``scale``:
+      "off by a factor of K", with no guess at the cause);
     - ``at``: the input where the gradient was taken (same shape as
       ``expected``), so differences only where it is 0 are reported as a
       ``kink`` warning;

@@ -80,11 +80,13 @@ def shape_message(name, got_shape, expected_shape, batch_size=None):
             f"{got}; give both operands the same shape (reshape, or keepdims=True)."
         )
     if len(g) == len(e) + 1 and g[1:] == e:
-        axis_name = "the batch axis" if batch_size in (None, g[0]) else "the first axis"
-        return (
-            f"{start}: it still has {axis_name} (length {g[0]}); the gradient of a parameter "
-            f"shared by all samples sums over it, e.g. {name} = dout.sum(axis=0)."
-        )
+        if batch_size == g[0]:
+            return (
+                f"{start}: it still has the batch axis (length {g[0]}); the gradient of a "
+                f"parameter shared by all samples sums over it, e.g. {name} = dout.sum(axis=0)."
+            )
+        # The batch size is unknown (or another length): name the axis, not a cause.
+        return f"{start}: it has an extra first axis (length {g[0]}); sum over axis=0."
     if len(g) == len(e) + 1 and g[:-1] == e:
         return f"{start}: it has an extra last axis (length {g[-1]}); sum over axis=-1."
     if len(g) + 1 == len(e) and g == e[1:]:
@@ -93,5 +95,6 @@ def shape_message(name, got_shape, expected_shape, batch_size=None):
             f"sample, and sum over the batch only for parameters."
         )
     if len(g) == 0:
-        return f"{start}: it is a single number, so everything was summed; sum over one axis only."
+        # What reduced it (a sum, a mean, float(), .item()) is not known: ask for the shape.
+        return f"{start}: it is a single number; return an array of shape {want}."
     return f"{start}: {_SHAPE_RULE}; check the axes of your matrix products and sums."

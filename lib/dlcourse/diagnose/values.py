@@ -16,9 +16,6 @@ from dlcourse.diagnose.shapes import square_transposed_message
 # An input this close to zero sits on the kink of ReLU, abs, max, ...
 KINK_ATOL = 1e-12
 
-# A factor of 2 (or 1/2) usually comes from a square, not from the batch size.
-_SMALLEST_BATCH_GUESS = 3
-
 
 def _worst(errors, mask):
     """Index of the largest error among ``mask`` (a tuple of Python ints)."""
@@ -90,16 +87,17 @@ def _fitted_factor(got, expected, bad):
 
 
 def _candidates(c, batch_size):
-    """(kind, factor) pairs worth testing against the fitted factor ``c``, in order."""
+    """(kind, factor) pairs worth testing against the fitted factor ``c``, in order.
+
+    A factor is only called the batch size when the batch size is known: a
+    factor of 4 on a batch of one row has another cause, and guessing "the
+    batch size" sends the learner to the wrong line.
+    """
     sign = -1.0 if c < 0 else 1.0
     yield "sign", -1.0
-    if batch_size is not None:
+    if batch_size is not None and batch_size > 1:
         yield "batch_scale", sign * batch_size
         yield "batch_scale", sign / batch_size
-    else:
-        for whole, as_factor in ((round(abs(c)), 1), (round(1 / abs(c)), -1)):
-            if whole >= _SMALLEST_BATCH_GUESS:
-                yield "batch_scale", sign * float(whole) ** as_factor
     yield "scale", sign * 2.0
     yield "scale", sign * 0.5
     yield "scale", c
@@ -116,7 +114,15 @@ def _ratio_phrase(factor):
     return f"{format_number(factor)} times"
 
 
-def _factor_message(kind, name, factor, batch_size, where):
+def _whole_factor(size):
+    """K when ``size`` is K or 1/K for a whole number K >= 2, else None."""
+    for whole in (size, 1 / size):
+        if round(whole) >= 2 and abs(whole - round(whole)) < 1e-9:
+            return round(whole)
+    return None
+
+
+def _factor_message(kind, name, factor, where):
     start = f"{name} is {_ratio_phrase(factor)} the expected gradient everywhere ({where})"
     flipped = " and has the wrong sign" if factor < 0 and kind != "sign" else ""
     size = abs(factor)
@@ -127,13 +133,15 @@ def _factor_message(kind, name, factor, batch_size, where):
             f"derivatives such as sigmoid'(z) = s * (1 - s)."
         )
     if kind == "batch_scale":
-        n = round(size) if size > 1 else round(1 / size)
-        known = "the batch size" if batch_size is not None else "likely the batch size"
+        n = _whole_factor(size)
         if size > 1:
             fix = "divide by N once: a sum over the batch was taken where a mean was expected"
         else:
-            fix = "the 1/N of a mean is applied twice; divide by N in one place only"
-        return f"{start}{flipped}: off by a factor of {n}, {known}; {fix}."
+            fix = (
+                "a 1/N too many: a mean over the batch where the gradient sums over it, or a "
+                "mean's 1/N applied twice; divide by N in one place only"
+            )
+        return f"{start}{flipped}: off by a factor of {n}, the batch size; {fix}."
     if abs(size - 2.0) < 1e-9:
         fix = "the 2 from differentiating a square (d/dx x**2 = 2x) cancels a 1/2 in the loss"
         return f"{start}{flipped}: a factor of 2 is off; check whether {fix}."
@@ -142,9 +150,17 @@ def _factor_message(kind, name, factor, batch_size, where):
             f"{start}{flipped}: a factor of 2 is missing; d/dx x**2 = 2x unless the loss "
             f"has a 1/2 in front."
         )
+    # Not the batch size (or it is unknown): say how big the factor is, not why.
+    n = _whole_factor(size)
+    if n is not None:
+        step = "multiplies" if size > 1 else "divides"
+        return (
+            f"{start}{flipped}: off by a factor of {n}; find the step that {step} every "
+            f"element by {n}."
+        )
     return (
-        f"{start}{flipped}: a constant factor is wrong; check coefficients such as the 1/N "
-        f"of a mean, a 2 from a square, or a learning rate."
+        f"{start}{flipped}: off by a constant factor of {format_number(size)}; find the "
+        f"step that scales every element by it."
     )
 
 
@@ -155,7 +171,7 @@ def _factor(name, got, expected, errors, bad, rtol, dtype, batch_size):
     for kind, factor in _candidates(c, batch_size):
         if np.all(relative_errors(got, factor * expected, dtype) <= rtol):
             where = _at_worst(name, got, expected, errors, bad)
-            message = _factor_message(kind, name, factor, batch_size, where)
+            message = _factor_message(kind, name, factor, where)
             return _diagnosis(kind, message, name, got, expected, errors, bad, factor=factor)
     return None
 
