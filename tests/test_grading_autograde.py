@@ -184,8 +184,11 @@ def test_scores_are_the_verified_ones(graded):
         "max_score",
         "check_double",
         "check_relu_backward",
+        "verified_score",
+        "human_overrides",
     ]
     assert {r["student_id"]: float(r["score"]) for r in rows} == EXPECTED_SCORES
+    assert all(r["verified_score"] == r["score"] and r["human_overrides"] == "" for r in rows)
     assert all(float(r["max_score"]) == 3.0 for r in rows)
 
 

@@ -121,12 +121,27 @@ def test_the_regrade_and_comment_survive_and_the_rest_is_verified(runs):
     }
 
 
-def test_the_records_and_grades_csv_keep_the_verified_points(runs):
-    second = {e["grade_id"]: e["points"] for e in runs["second_records"]["s02"]["exercises"]}
-    third = {e["grade_id"]: e["points"] for e in records(runs["out"])["s02"]["exercises"]}
-    assert second["check_double"] == 0.0 and third["check_double"] == 1.0
+def test_the_records_keep_the_verified_points_and_mark_the_regrade(runs):
+    second = runs["second_records"]["s02"]["exercises"]
+    third = records(runs["out"])["s02"]["exercises"]
+    assert [(e["points"], e["human_override"]) for e in second] == [(0.0, TA_SCORE), (2.0, None)]
+    assert [(e["points"], e["human_override"]) for e in third] == [(1.0, TA_SCORE), (2.0, None)]
+    assert all(e["human_override"] is None for e in records(runs["out"])["s01"]["exercises"])
+
+
+def test_grades_csv_counts_the_regrade_and_keeps_the_verified_score_beside_it(runs):
     rows = list(csv.DictReader((runs["out"] / "grades.csv").open(encoding="utf-8")))
-    assert {r["student_id"]: float(r["score"]) for r in rows} == {"s01": 2.0, "s02": 3.0}
+    got = {
+        r["student_id"]: (float(r["score"]), float(r["verified_score"]), r["human_overrides"])
+        for r in rows
+    }
+    assert got == {"s01": (2.0, 2.0, ""), "s02": (TA_SCORE + 2.0, 3.0, "check_double")}
+    assert float(next(r for r in rows if r["student_id"] == "s02")["check_double"]) == TA_SCORE
+
+
+def test_the_students_feedback_shows_the_tas_score(runs):
+    page = next((runs["out"] / "feedback").glob("s02*.html")).read_text(encoding="utf-8")
+    assert f"{TA_SCORE:g} / 1 (graded by your TA; verified: 1)" in page
 
 
 def test_nbgrader_export_shows_the_tas_score(runs):

@@ -124,10 +124,26 @@ def _record(student, score, diagnosis=None):
 def test_grades_csv_has_one_column_per_graded_cell():
     text = grades_csv([_record("s01", 3.0), _record("s02", 0.0)], ["check_f", "check_g"])
     assert text.splitlines() == [
-        "student_id,assignment,score,max_score,check_f,check_g",
-        "s01,a,3.0,3.0,3.0,0.0",
-        "s02,a,0.0,3.0,0.0,0.0",
+        "student_id,assignment,score,max_score,check_f,check_g,verified_score,human_overrides",
+        "s01,a,3.0,3.0,3.0,0.0,3.0,",
+        "s02,a,0.0,3.0,0.0,0.0,0.0,",
     ]
+
+
+def test_a_tas_regrade_counts_in_grades_csv_and_the_feedback_beside_the_verified_score():
+    from dlcourse.grading.gradebook import Regrade
+    from dlcourse.grading.outputs import with_overrides
+
+    records, changed = with_overrides(
+        [_record("s01", 3.0), _record("s02", 0.0)], [Regrade("s02", "check_f", 1.5, 0.0)]
+    )
+    assert [r["student_id"] for r in changed] == ["s02"]
+    text = grades_csv(records, ["check_f", "check_g"])
+    rows = text.splitlines()[1:]
+    assert rows == ["s01,a,3.0,3.0,3.0,0.0,3.0,", "s02,a,1.5,3.0,1.5,0.0,0.0,check_f"]
+    page = feedback_html(changed[0])
+    assert "Score: <strong>1.5 / 3</strong>" in page
+    assert "1.5 / 3 (graded by your TA; verified: 0)" in page
 
 
 def test_feedback_escapes_what_the_student_controls():
@@ -178,3 +194,17 @@ def test_the_course_checks_cover_every_graded_cell_of_their_notebooks():
         nb = nbformat.reads(source_text(name, root / "solutions"), as_version=4)
         graded = [cells.grade_id(c) for _, c in cells.grade_cells(nb)]
         match_grade_cells(load_exercises(root / "autograder", name), graded, name)
+
+
+def test_the_temporary_files_of_a_killed_writer_are_gone_after_a_finished_run(tmp_path):
+    from dlcourse.grading.outputs import write_grades
+
+    write_results(tmp_path, [_record("s01", 3.0)], ["check_f"])
+    left = tmp_path / "feedback" / ".tmp-k1ll3d"
+    left.write_text("half a page")
+    (tmp_path / "records" / ".tmp-link").symlink_to(tmp_path / "grades.csv")
+    write_grades(tmp_path, [_record("s01", 3.0)], ["check_f"], {"s01": "s01"})
+    assert not left.exists()
+    assert (tmp_path / "grades.csv").is_file()  # a link is not followed, nor removed
+    assert (tmp_path / "records" / ".tmp-link").is_symlink()
+    assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["s01.html"]

@@ -138,6 +138,8 @@ def _exercise_problem(entry, grade_id, points):
         return f"{grade_id}: in_kernel is not a number"
     if not (_optional_text(entry.get("diagnosis")) and _optional_text(entry.get("reason"))):
         return f"{grade_id}: diagnosis or reason is not text"
+    if entry.get("human_override") is not None and not _number(entry["human_override"]):
+        return f"{grade_id}: human_override is not a number"
     if entry.get("limit") not in (None, *LIMITS):
         return f"{grade_id}: limit is not one of {', '.join(LIMITS)} or null"
     return None

@@ -276,28 +276,40 @@ def _autograde(args):
         )
     by_id = {**kept, **{r["student_id"]: r for r in fresh}}
     records = [by_id[s.student_id] for s in submissions]
+    # the gradebook first: the TAs' regrades it keeps then show in grades.csv and the records
+    written, problem = None, None
+    try:
+        written = gradebook.write_scores(course_dir, args.assignment, records)
+    except gradebook.GradebookError as err:
+        problem = err
+    if written is not None:
+        records, regraded = outputs.with_overrides(records, written.kept)
+        for record in regraded:
+            outputs.write_record(out, record, stems[record["student_id"]])
     outputs.write_grades(out, records, [gid for gid, _ in assignment.graded], stems)
     _print_summary(out, records, assignment)
-    try:
-        print(gradebook.write_scores(course_dir, args.assignment, records).summary())
-    except gradebook.GradebookError as err:
+    if problem is not None:
         again = (
             "grades again with nbgrader's in-kernel pass"
             if in_kernel != args.in_kernel
             else "writes it without grading again"
         )
         print(
-            f"dlcourse autograde: {err}\ngrades.csv, records/ and feedback/ are complete; "
-            f"once the gradebook is fixed, the same command {again}.",
+            f"dlcourse autograde: {problem}\ngrades.csv, records/ and feedback/ are complete "
+            f"(without the TAs' regrades); once the gradebook is fixed, the same command "
+            f"{again}.",
             file=sys.stderr,
         )
         return 1
+    print(written.summary())
     outputs.finish_run(out)
     return 0
 
 
 def _print_summary(out, records, assignment):
-    total = sum(r["score"] for r in records)
+    from dlcourse.grading.precedence import final_score
+
+    total = sum(map(final_score, records))
     flagged = sum(bool(r["flags"]) for r in records)
     not_graded = [r for r in records if r["status"] != "graded"]
     print(

@@ -13,6 +13,7 @@ page goes to the student, the record keeps it for the instructor.
 import os
 from html import escape
 
+from dlcourse.grading.precedence import final_points, final_score, overridden
 from dlcourse.grading.submissions import IDENTICAL_PREFIX
 
 _STYLE = """
@@ -30,6 +31,13 @@ def _status_line(record):
     return f'<p class="fail">{escape(str(record["reason"] or record["status"]))}</p>'
 
 
+def _points(exercise):
+    shown = f"{final_points(exercise):g} / {exercise['max_points']:g}"
+    if overridden(exercise):
+        shown += f" (graded by your TA; verified: {exercise['points']:g})"
+    return escape(shown)
+
+
 def _row(exercise):
     if exercise["verified"]:
         verdict = '<span class="ok">verified</span>'
@@ -39,7 +47,7 @@ def _row(exercise):
         detail = exercise["diagnosis"] or exercise["reason"] or "The checks failed."
     return (
         f"<tr><td><code>{escape(exercise['grade_id'])}</code></td>"
-        f"<td>{exercise['points']:g} / {exercise['max_points']:g}</td>"
+        f"<td>{_points(exercise)}</td>"
         f"<td>{verdict}</td><td>{escape(str(detail))}</td></tr>"
     )
 
@@ -59,7 +67,7 @@ def feedback_html(record):
         f'<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         f"<style>{_STYLE}</style></head><body>\n"
         f"<h1>{escape(title)}</h1>\n"
-        f"<p>Score: <strong>{record['score']:g} / {record['max_score']:g}</strong></p>\n"
+        f"<p>Score: <strong>{final_score(record):g} / {record['max_score']:g}</strong></p>\n"
         f"{_status_line(record)}\n"
         "<p>Each exercise was run again outside your notebook, on new inputs, and compared "
         "with the reference; a cell earns its points only if every case passes.</p>\n"

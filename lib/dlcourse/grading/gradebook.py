@@ -171,9 +171,8 @@ class Written:
             f"  {shown_id(r.student_id)} {r.grade_id}: {r.score:g} (verified {r.verified:g})"
             for r in self.kept
         ]
-        return "\n".join(
-            [head + (" (grades.csv has the verified scores):" if lines else ""), *lines]
-        )
+        note = " (they count in grades.csv; verified_score keeps dlcourse's):"
+        return "\n".join([head + (note if lines else ""), *lines])
 
 
 def _plan(gb, assignment, records, memory):

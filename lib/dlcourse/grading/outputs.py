@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dlcourse.grading.feedback import feedback_html
+from dlcourse.grading.precedence import final_points, final_score, overridden
 
 MARKER = ".grading-in-progress.json"
 RESULT_NAMES = ("grades.csv", "records", "feedback", MARKER)
@@ -97,22 +98,48 @@ def file_stems(student_ids):
 
 
 def grades_csv(records, grade_ids):
-    """The text of grades.csv: one row per student, one column per graded cell."""
+    """The text of grades.csv: one row per student, one column per graded cell.
+
+    A TA's regrade wins over the verified points (human > verified): ``score``
+    and the cells' columns hold the grade that counts, ``verified_score`` what
+    dlcourse verified, ``human_overrides`` the cells a person graded.
+    """
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["student_id", "assignment", "score", "max_score", *grade_ids])
+    header = ["student_id", "assignment", "score", "max_score", *grade_ids]
+    writer.writerow([*header, "verified_score", "human_overrides"])
     for record in records:
-        points = {e["grade_id"]: e["points"] for e in record["exercises"]}
+        points = {e["grade_id"]: final_points(e) for e in record["exercises"]}  # human first
+        regraded = [e["grade_id"] for e in record["exercises"] if overridden(e)]
         writer.writerow(
             [
                 shown_id(record["student_id"]),
                 record["assignment"],
-                _number(record["score"]),
+                _number(final_score(record)),
                 _number(record["max_score"]),
                 *(_number(points.get(gid, 0.0)) for gid in grade_ids),
+                _number(record["score"]),
+                ";".join(regraded),
             ]
         )
     return text.getvalue()
+
+
+def with_overrides(records, regrades):
+    """``records`` with each exercise a person regraded marked ``human_override``; and the
+    records that changed."""
+    by_cell = {(r.student_id, r.grade_id): r.score for r in regrades}
+    marked, changed = [], []
+    for record in records:
+        entries = [
+            {**e, "human_override": by_cell.get((record["student_id"], e["grade_id"]))}
+            for e in record["exercises"]
+        ]
+        new = {**record, "exercises": entries}
+        marked.append(new)
+        if any(overridden(e) for e in entries):
+            changed.append(new)
+    return marked, changed
 
 
 def _number(value):
@@ -153,12 +180,16 @@ def write_record(out, record, stem):
 
 
 def write_grades(out, records, grade_ids, stems):
-    """grades.csv; and away with the records/ and feedback/ files of no current student."""
+    """grades.csv; and away with the records/ and feedback/ files of no current student,
+    and with the temporary files of a run killed while it wrote one."""
     out = Path(out)
     wanted = set(stems.values())
     for folder, suffix in (("records", ".json"), ("feedback", ".html")):
         for path in (out / folder).glob(f"*{suffix}"):
             if path.name[: -len(suffix)] not in wanted:  # left by the unfinished run resumed
+                path.unlink()
+        for path in (out / folder).glob(".tmp-*"):  # write_atomically's, cut short by a kill
+            if path.is_file() and not path.is_symlink():
                 path.unlink()
     write_atomically(out / "grades.csv", grades_csv(records, grade_ids))
 

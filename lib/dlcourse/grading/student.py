@@ -97,6 +97,7 @@ def _record(assignment, student_id, status, reason=None):
                 "diagnosis": None,
                 "reason": reason,
                 "limit": None,
+                "human_override": None,  # a TA's regrade, set by the parent from the gradebook
             }
             for gid, points in assignment.graded
         ],
