@@ -28,6 +28,7 @@ COMMANDS = {
     "book": "dlcourse.course.commands.book",
     "start": "dlcourse.course.commands.start",
     "autograde": "dlcourse.grading.command",
+    "canvas": "dlcourse.grading.canvas_command",
     "bench": "dlcourse.bench.command",
     "train": "dlcourse.distributed.command",
 }
