@@ -422,3 +422,21 @@ def test_start_refuses_a_port_in_use():
         done = dlcourse("start", "--no-browser", "--port", port, cwd=ROOT, timeout=60)
     assert done.returncode == 1
     assert f"port {port} is in use" in done.stderr and "--port N" in done.stderr
+
+
+def test_outside_a_checkout_dlcourse_says_which_course_folder_it_uses(tmp_path):
+    from dlcourse.course.paths import find_root
+
+    root = find_root()
+    code = "from dlcourse.course.paths import find_root\nprint(find_root())\nfind_root()\n"
+    outside = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert outside.stdout.strip() == str(root)
+    told = [line for line in outside.stderr.splitlines() if "not inside a course checkout" in line]
+    assert told == [
+        f"dlcourse: {tmp_path.resolve()} is not inside a course checkout; using {root}, "
+        f"the one dlcourse is installed from"
+    ]
+    inside = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert inside.stdout.strip() == str(root) and "checkout" not in inside.stderr

@@ -7,6 +7,7 @@ the current one that holds ``pyproject.toml`` next to ``solutions/`` or
 do to build into a temporary directory.
 """
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,23 @@ def find_root(start=None):
         if _looks_like_root(folder):
             return folder
     installed_from = Path(__file__).resolve().parents[3]  # lib/dlcourse/course/paths.py
-    return installed_from if _looks_like_root(installed_from) else None
+    if not _looks_like_root(installed_from):
+        return None
+    _say_once(
+        f"dlcourse: {here.resolve()} is not inside a course checkout; using {installed_from}, "
+        f"the one dlcourse is installed from"
+    )
+    return installed_from
+
+
+_SAID = set()
+
+
+def _say_once(message):
+    """Tell the user (on stderr, once per process) which course folder is used, and why."""
+    if message not in _SAID:
+        _SAID.add(message)
+        print(message, file=sys.stderr)
 
 
 @dataclass(frozen=True)
