@@ -41,8 +41,9 @@ The forward pass is also available as a pure function for compiling backends::
 
 ``params`` (trainable weights) and ``state`` (batch-norm statistics and random
 generator states) are lists of native arrays in the model's order (layers
-inside layers included); nothing on the model changes. JAX can ``jit`` a train step built from it, PyTensor can call
-it once on symbolic variables, TensorFlow can wrap it in ``tf.function``; the
+inside layers included); nothing on the model changes. JAX can ``jit`` a train
+step built from it, PyTensor can call it once on symbolic variables,
+TensorFlow can wrap it in ``tf.function``; the
 step then writes the new values back with ``model.bind(params, state)`` (or by
 assigning its variables). Eager backends (``manual``, ``torch``) simply call
 the layers.
