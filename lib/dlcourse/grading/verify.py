@@ -313,8 +313,8 @@ def verify(exercise, cases, expected, *, setup, solution, forbidden, server, job
     )
     if verdict.limit == "wall":
         verdict.reason = (
-            f"did not finish in {first:g} s, nor in {again:g} s when run again, while using less "
-            f"than its {exercise.timeout_s:g} s of CPU: it waits (time.sleep, input() or a lock?)"
+            f"did not finish in {first:g} s, nor in {again:g} s when run again, without using up "
+            f"its {exercise.timeout_s:g} s of CPU: it waits (time.sleep, input() or a lock?)"
         )
     return verdict
 
