@@ -5,12 +5,20 @@ modified), every cell even after a failure. The report lists each graded check
 as PASS or FAIL with the reason for each failure, that is the diagnosis the
 check prints in the notebook ("transposed: ...", "the bias is missing ...").
 
+With --grader the notebook is not run: the grader's own checks
+(autograder/checks/NN-name.py) run on its solution cells, out of the kernel as
+dlcourse autograde runs them, on inputs from a local seed, and the report
+gives each exercise the points the grader would give and why; --exercise
+GRADE_ID checks one (a second or two, whatever the chapter's demos cost).
+
 Exit status: 0 when every check passes, 1 when one fails, 2 when the notebook
 cannot be read.
 
 Examples:
   dlcourse check course/01-dense-layer.ipynb
   dlcourse check solutions/01-dense-layer.py      # the instructor's version
+  dlcourse check course/02-activations.ipynb --grader
+  dlcourse check course/08-keras-style.ipynb --grader --exercise check_prelu_backward
 """
 
 import sys
@@ -30,6 +38,19 @@ def add_arguments(parser):
         metavar="SECONDS",
         help="stop a cell that runs longer than this (default: 120)",
     )
+    parser.add_argument(
+        "--grader",
+        action="store_true",
+        help="run the grader's checks on the solution cells instead of the notebook",
+    )
+    parser.add_argument(
+        "--exercise",
+        metavar="GRADE_ID",
+        help="with --grader: only this exercise (e.g. check_relu_backward)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="with --grader: the local seed of the inputs"
+    )
 
 
 def run(args):
@@ -41,6 +62,11 @@ def run(args):
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    if args.exercise and not args.grader:
+        print("dlcourse check: --exercise needs --grader", file=sys.stderr)
+        return 2
+    if args.grader:
+        return _as_the_grader(path, args)
     from dlcourse.course.check import check_notebook, format_report
 
     try:
@@ -50,3 +76,16 @@ def run(args):
         return 2
     print(format_report(report))
     return 0 if report.passed else 1
+
+
+def _as_the_grader(path, args):
+    from dlcourse.grading.selfcheck import SelfCheckError, check_like_the_grader, format_view
+
+    try:
+        view = check_like_the_grader(path, exercise=args.exercise, seed=args.seed)
+    except SelfCheckError as err:
+        print(f"dlcourse check: {err}", file=sys.stderr)
+        return 2
+    print(format_view(view))
+    record = view.record
+    return 0 if record["status"] == "graded" and record["score"] == record["max_score"] else 1
