@@ -289,6 +289,19 @@ def test_the_reference_and_its_equivalent_are_stubs_in_source_and_bytecode(sandb
     assert "(1 - s)" in Path(osbox.dlcourse_folder(), "functional", "activations.py").read_text()
 
 
+def test_an_error_in_the_students_code_names_their_line_and_what_it_means(sandbox):
+    source = """
+    def sigmoid_backward(dout, s):
+        grid = s.reshape(2, 2)
+        return dout @ grid
+    """
+    verdict = grade(sandbox, source)
+    assert not verdict.passed
+    assert "raised ValueError: matmul" in verdict.reason
+    assert "; at your cell sigmoid_backward, line 4: return dout @ grid" in verdict.reason
+    assert verdict.reason.endswith("a missing or extra .T is the usual cause.")
+
+
 def test_a_forbidden_package_is_not_importable_and_says_why(sandbox):
     verdict = grade(sandbox, "import torch\n\ndef sigmoid_backward(dout, s):\n    return 0\n")
     assert not verdict.passed

@@ -62,7 +62,27 @@ def describe_error(error, exercise=None):
         return f"NotImplementedError: {_NOT_WRITTEN.format(where=where)}."
     if name == "KeyboardInterrupt":
         return f"KeyboardInterrupt: {_TOO_SLOW}."
-    return f"{name}: {value}" if value else name
+    text = f"{name}: {value}" if value else name
+    if name in _DIAGNOSES:  # a check's own verdict: its message says it all
+        return text
+    return "\n".join([text, *_context(error, text)])
+
+
+_DIAGNOSES = ("AssertionError", "DeadKernelError")
+
+
+def _context(error, text):
+    """The learner's failing line and what the error usually means, as far as known."""
+    from dlcourse.diagnose.errors import error_hint, failing_line
+
+    extra = []
+    where = failing_line([plain(t) for t in error.get("traceback", [])])
+    if where:
+        extra.append(f"  {where}")
+    hint = error_hint(text)
+    if hint:
+        extra.append(hint)
+    return extra
 
 
 def _results(nb, died_in=None):

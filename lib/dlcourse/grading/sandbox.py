@@ -202,6 +202,20 @@ def _error_text(err):
     return (f"{type(err).__name__}: {message}" if message else type(err).__name__)[:2000]
 
 
+def _where(err, sources):
+    """``"your cell G, line N: code"`` at the deepest frame of the student's cells, or None."""
+    found, tb = None, err.__traceback__
+    while tb is not None:
+        label = tb.tb_frame.f_code.co_filename[1:-1]  # compiled as "<your cell G>"
+        if label in sources:
+            lines = sources[label].splitlines()
+            number = tb.tb_lineno
+            code = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+            found = f"{label}, line {number}: {code}"[:300]
+        tb = tb.tb_next
+    return found
+
+
 def run_job(job_dir, finder=None):
     """Run the exercise described in ``job_dir``; write ``result.npz`` and ``note.json``.
 
@@ -261,13 +275,15 @@ def _run(job_dir, job, finder=None):
         writable=[str(job_dir)],
     )
     namespace.update(provided)
+    yours = {f"your cell {gid}": source for gid, source in job["solution"]}
     for gid, source in job["solution"]:
         try:
             run_cell(source, namespace, f"your cell {gid}")
         except MemoryError:
             raise
         except BaseException as err:
-            _note(job_dir, stage="solution", cell=gid, error=_error_text(err))
+            where = _where(err, yours)
+            _note(job_dir, stage="solution", cell=gid, error=_error_text(err), where=where)
             return
     if job["driver"]:
         run_cell(job["driver"], namespace, "driver")
@@ -282,7 +298,8 @@ def _run(job_dir, job, finder=None):
         except MemoryError:
             raise
         except BaseException as err:
-            _note(job_dir, stage="call", case=index, error=_error_text(err))
+            where = _where(err, yours)
+            _note(job_dir, stage="call", case=index, error=_error_text(err), where=where)
             return
         skeletons.append(skeleton["node"])
     import numpy as np

@@ -350,7 +350,8 @@ def _verify_once(exercise, cases, expected, setup, solution, forbidden, server, 
     if error.startswith("NotImplementedError"):
         return Verdict(False, reason=f"not done yet: the code still raises {error.rstrip(': ')}")
     if stage == "solution":
-        return Verdict(False, reason=f"running cell {note.get('cell')} raised {error}")
+        reason = f"running cell {note.get('cell')} raised {error}"
+        return Verdict(False, reason=_with_context(reason, error, note))
     if stage == "call":
         index = note.get("case")
         label = (
@@ -358,7 +359,8 @@ def _verify_once(exercise, cases, expected, setup, solution, forbidden, server, 
             if isinstance(index, int) and 0 <= index < len(cases)
             else "a case"
         )
-        return Verdict(False, reason=f"{exercise.call} raised {error} (for {label})")
+        reason = f"{exercise.call} raised {error} (for {label})"
+        return Verdict(False, reason=_with_context(reason, error, note))
     if stage != "done" or not isinstance(note.get("skeletons"), list):
         return Verdict(False, reason="the code ended the process before giving its answers")
     try:
@@ -373,6 +375,18 @@ def _verify_once(exercise, cases, expected, setup, solution, forbidden, server, 
         if problem:
             return Verdict(False, diagnosis=f"For {_case_label(case)}: {problem}")
     return Verdict(True)
+
+
+def _with_context(reason, error, note):
+    """``reason``, then the student's failing line (from the sandbox: their own text, bounded)
+    and what such an error usually means."""
+    from dlcourse.diagnose.errors import error_hint
+
+    where = note.get("where")
+    if isinstance(where, str) and where:
+        reason += f"; at {where[:300]}"
+    hint = error_hint(error)
+    return f"{reason}. {hint}" if hint else reason
 
 
 def compare_answer(exercise, got, expected, case):
