@@ -93,3 +93,21 @@ def test_on_the_public_corpus_it_gives_what_the_grader_gives(tmp_path):
         assert got == submission.points, (submission.student_id, record["exercises"])
         checked += 1
     assert checked >= 30  # every graded submission of the corpus, attacks included
+
+
+def test_in_a_notebook_one_call_checks_the_notebook_the_kernel_belongs_to(
+    tmp_path, monkeypatch, capsys
+):
+    from dlcourse.grading.selfcheck import SelfCheckError, grader_check
+
+    notebook = tmp_path / "02-activations.ipynb"
+    notebook.write_bytes((ROOT / "course" / "02-activations.ipynb").read_bytes())
+    monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))  # what JupyterLab sets
+    grader_check("check_tanh_backward")
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("(checking the notebook as last saved")
+    assert "check_tanh_backward" in printed[2] and "not done yet" in printed[2]
+    assert printed[-1] == "the grader would give 0 / 2"
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    with pytest.raises(SelfCheckError, match="grader_check\\(notebook="):
+        grader_check()

@@ -7,9 +7,14 @@ on the student's solution cells, out of the kernel, the way
 it, else in a plain child process), with inputs drawn from a local seed. A
 notebook is never run as a whole, so one exercise takes a second or two
 even in chapters whose demos train for minutes.
+
+From a terminal: ``dlcourse check NOTEBOOK --grader``; in the notebook itself,
+after saving it: ``from dlcourse.grading.selfcheck import grader_check`` and
+``grader_check()`` (or ``grader_check("check_relu_backward")``).
 """
 
 import hashlib
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,3 +132,19 @@ def format_view(view):
         lines.append(f"  {entry['grade_id']:<{width}}  {points:>9}  {why}")
     lines.append(f"the grader would give {record['score']:g} / {record['max_score']:g}")
     return "\n".join(lines)
+
+
+def grader_check(exercise=None, notebook=None, seed=0):
+    """In a notebook: print what the grader would give the notebook as last saved.
+
+    ``notebook`` defaults to the notebook this kernel was started for
+    (JupyterLab tells its kernels in ``JPY_SESSION_NAME``).
+    """
+    path = notebook or os.environ.get("JPY_SESSION_NAME")
+    if not path:
+        raise SelfCheckError(
+            "this kernel does not know its notebook (it was not started by JupyterLab): pass "
+            "it, e.g. grader_check(notebook='02-activations.ipynb')"
+        )
+    print("(checking the notebook as last saved: save it first to check your latest code)")
+    print(format_view(check_like_the_grader(path, exercise=exercise, seed=seed)))
