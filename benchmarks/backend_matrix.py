@@ -1,8 +1,12 @@
 """The backend-consistency matrix: every backend against ``manual``, as a table.
 
 For the models of ``tests/test_backend_matrix.py`` (the MLP, the small CNN,
-the two-input graph with a shared layer, the Functional residual MLP and the
-residual MLP whose blocks are a subclassed ``Layer``; the script reuses the
+the two-input graph with a shared layer, the Functional residual MLP, the
+residual MLP whose blocks are a subclassed ``Layer``, and the token-id
+models: Embedding + GlobalAveragePooling1D + Dense; the same with
+PositionEmbedding and LayerNormalization on an int32 Input; Embedding + LSTM +
+Dense; Embedding + SimpleRNN + GRU + Dense; Embedding + causal
+MultiHeadAttention + Add + LayerNormalization; the script reuses the
 tests' checks and tolerances, so the table shows exactly what the tests
 assert), each cell is the largest relative difference from the hand-written
 backend: initial weights, float64 and float32 predictions, loss, gradients,
@@ -14,6 +18,7 @@ a backend that cannot run here says why below the table.
     python benchmarks/backend_matrix.py --json matrix.json   # also write the numbers
     python benchmarks/backend_matrix.py --torch-device cuda  # torch on the GPU
     python benchmarks/backend_matrix.py --models two-input "residual block"
+    python benchmarks/backend_matrix.py --models "embedding pool" "embedding lstm" "attention block"
 """
 
 import argparse

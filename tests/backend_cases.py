@@ -69,6 +69,7 @@ def op_cases(rng):
     images = rng.standard_normal((2, 3, 7, 7))
     kernel = rng.standard_normal((4, 3, 3, 3))
     labels = np.array([0, 5, 2, 1])
+    ids = np.array([[3, 0, 3], [1, 1, 2]])  # repeated ids: a row looked up twice
     probs = np.exp(x) / np.exp(x).sum(1, keepdims=True)
     targets = (rng.random((4, 6)) > 0.5).astype(np.float64)
     return {
@@ -90,6 +91,7 @@ def op_cases(rng):
         "maximum_number": lambda t: ops.maximum(t(x), 0.25),
         "clip_where": lambda t: ops.where(t(x) > 0, ops.clip(t(x), -0.5, 0.5), t(x)),
         "take_along_axis": lambda t: ops.take_along_axis(t(x), t(labels[:, None]), axis=1),
+        "embedding": lambda t: ops.embedding(t(ids), t(x)),
         "sparse_ce_logits": lambda t: ops.sparse_categorical_crossentropy(t(labels), t(x), True),
         "sparse_ce_probs": lambda t: ops.sparse_categorical_crossentropy(t(labels), t(probs)),
         "categorical_ce": lambda t: ops.categorical_crossentropy(t(targets), t(x), True),

@@ -1,10 +1,15 @@
 """One model, same numbers: every backend against the hand-written one, ``manual``.
 
-An MLP, a small CNN, and three models that are not chains (a two-input graph
+An MLP, a small CNN, three models that are not chains (a two-input graph
 with a shared layer, ``Concatenate``, ``Multiply`` and ``Add``; a residual MLP
 drawn with the Functional API; the same residual MLP whose blocks are a
-subclassed ``Layer`` holding two ``Dense`` layers, see ``graph_cases.py``) are
-built on each of the six backends from the same seed.
+subclassed ``Layer`` holding two ``Dense`` layers, see ``graph_cases.py``) and
+two models that read integer token ids (``Embedding`` + ``GlobalAveragePooling1D``
++ ``Dense``; the same with ``PositionEmbedding`` and ``LayerNormalization`` on an
+int32 ``Input``; Embedding + ``LSTM`` + Dense; Embedding + ``SimpleRNN`` + ``GRU``
++ Dense as a graph; an Embedding + causal ``MultiHeadAttention`` + ``Add`` +
+LayerNormalization block, see ``sequence_cases.py``) are built on each of the
+six backends from the same seed.
 Each backend must give what ``manual`` gives (NumPy and hand-written
 derivatives), measured as the largest absolute difference divided by the
 largest absolute value of manual's array:
@@ -59,6 +64,16 @@ from dlcourse.nn import (
     SparseCategoricalCrossentropy,
 )
 from graph_cases import residual_block_model, residual_functional, two_input_model
+from sequence_cases import (
+    STEPS,
+    VOCAB,
+    Ids,
+    attention_block_model,
+    embedding_lstm_model,
+    embedding_norm_model,
+    embedding_pool_model,
+    embedding_recurrent_model,
+)
 
 BACKENDS = ("manual", "autodiff", "torch", "tensorflow", "jax", "pytensor")
 REFERENCE = "manual"
@@ -112,13 +127,44 @@ ARCHITECTURES = {
     "two-input": (lambda dtype: two_input_model(SEED, dtype), [(12,), (4,)], logits),
     "residual graph": (lambda dtype: residual_functional(SEED, dtype), [(12,)], logits),
     "residual block": (lambda dtype: residual_block_model(SEED, dtype), [(12,)], logits),
+    "embedding pool": (
+        lambda dtype: embedding_pool_model(SEED, dtype),
+        [Ids((STEPS,), VOCAB)],
+        logits,
+    ),
+    "embedding norm": (
+        lambda dtype: embedding_norm_model(SEED, dtype),
+        [Ids((STEPS,), VOCAB, "int32")],
+        logits,
+    ),
+    "embedding lstm": (
+        lambda dtype: embedding_lstm_model(SEED, dtype),
+        [Ids((STEPS,), VOCAB)],
+        logits,
+    ),
+    "embedding rnn gru": (
+        lambda dtype: embedding_recurrent_model(SEED, dtype),
+        [Ids((STEPS,), VOCAB)],
+        logits,
+    ),
+    "attention block": (
+        lambda dtype: attention_block_model(SEED, dtype),
+        [Ids((STEPS,), VOCAB)],
+        logits,
+    ),
 }
+
+
+def _example_batch(rng, n, spec):
+    if isinstance(spec, Ids):  # token ids, the integer type the model's input declares
+        return rng.integers(0, spec.vocab, (n, *spec.shape)).astype(spec.dtype)
+    return rng.standard_normal((n, *spec))
 
 
 def data(architecture, n=40, seed=0):
     """A fixed batch of inputs (a list for several) and integer labels (5 classes)."""
     rng = np.random.default_rng(seed)
-    xs = [rng.standard_normal((n, *shape)) for shape in ARCHITECTURES[architecture][1]]
+    xs = [_example_batch(rng, n, spec) for spec in ARCHITECTURES[architecture][1]]
     return xs[0] if len(xs) == 1 else xs, rng.integers(0, 5, n)
 
 

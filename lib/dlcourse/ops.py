@@ -36,6 +36,7 @@ __all__ = [
     "dense",
     "divide",
     "dropout",
+    "embedding",
     "equal",
     "exp",
     "log",
@@ -51,6 +52,7 @@ __all__ = [
     "negative",
     "relu",
     "reshape",
+    "scan",
     "sigmoid",
     "softmax",
     "sparse_categorical_crossentropy",
@@ -234,6 +236,11 @@ def dense(x, kernel, bias=None):
     return current().dense(x, kernel, bias)
 
 
+def embedding(ids, table):
+    """Rows of ``table`` (V, D) at the integer ``ids`` (N,) or (N, T): (N, D) or (N, T, D)."""
+    return current().embedding(ids, table)
+
+
 def conv2d(x, kernel, bias=None, stride=1, padding=0):
     """2-D convolution: x (N, C, H, W), kernel (F, C, KH, KW), bias (F,) -> (N, F, OH, OW)."""
     return current().conv2d(x, kernel, bias, stride, padding)
@@ -247,6 +254,22 @@ def maxpool2d(x, size=2, stride=None):
 def dropout(x, rate, seed_state):
     """Inverted dropout with drop probability ``rate``: returns ``(out, new_seed_state)``."""
     return current().dropout(x, rate, seed_state)
+
+
+def scan(step, init, xs):
+    """Run ``carry = step(carry, xs[t])`` for t = 0, 1, ...; every carry, stacked over time.
+
+    ``init``: a tuple of arrays (the state before the first step); ``xs``: an array
+    whose first axis is time, (T, ...); ``step(carry, x_t)`` returns the new tuple,
+    written with ops. Returns a tuple like ``init`` whose entries are (T, ...):
+    entry ``[t]`` is the carry after step t. Recurrent layers are written with it::
+
+        (hs,) = ops.scan(lambda c, x_t: (ops.tanh(x_t + c[0] @ wh),), (h0,), xs)
+
+    Compiled backends run it as one loop of their own (``jax.lax.scan``,
+    ``tf.scan``, ``pytensor.scan``); eager ones loop in Python.
+    """
+    return current().scan(step, tuple(init), xs)
 
 
 def stop_gradient(x):

@@ -57,6 +57,20 @@ input signature (TensorFlow) or one symbolic input per entry of
 dtype). ``take`` and ``asarray`` are only ever called on single arrays:
 ``fit`` applies them to each input.
 
+Integer inputs stay integer. A model whose first layer reads token ids
+(``Embedding``, ``Layer.integer_inputs``) or whose ``Input(dtype="int32")``
+says so has an integer entry in ``model.input_signature``; ``fit`` and
+``predict`` hand such inputs over as integers (int64 unless the ``Input``
+says otherwise) and a backend keeps them so (``asarray(x, "int64")``, an
+integer placeholder or signature). Only floats are cast to the model's dtype.
+``ops.embedding(ids, table)`` is the lookup; its gradient reaches the table only.
+
+Loops over time are ``ops.scan(step, init, xs)`` (recurrent layers). The base
+class runs it as a Python loop, which eager backends keep; a compiling backend
+must override it with its own loop construct (``jax.lax.scan``, ``tf.scan``,
+``pytensor.scan``), so that a traced graph holds one loop rather than a copy
+of the step for every time step.
+
 Layers change their state by rebinding the attribute (batch norm does
 ``self.moving_mean = ops.stop_gradient(new)``; dropout does
 ``out, self.seed_state = ops.dropout(x, rate, self.seed_state)``), never by

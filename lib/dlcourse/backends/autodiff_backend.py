@@ -200,6 +200,10 @@ class AutodiffBackend(Backend):
     def matmul(self, a, b):
         return _tensor(a) @ b
 
+    def embedding(self, ids, table):
+        # fancy indexing records a GetItem node, whose backward adds repeated rows up
+        return _tensor(table)[_data(ids)]
+
     def conv2d(self, x, kernel, bias=None, stride=1, padding=0):
         if bias is None:  # the engine's conv2d always adds a bias: add zeros
             bias = np.zeros(kernel.shape[0], dtype=kernel.dtype)

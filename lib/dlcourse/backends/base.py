@@ -211,9 +211,15 @@ class Backend:
         raise self._missing("ops.matmul")
 
     def dense(self, x, kernel, bias=None):
-        """``x @ kernel + bias``, kernel (in, out) as in Keras."""
+        """``x @ kernel + bias``, kernel (in, out) as in Keras; x (N, in) or (..., in)."""
         y = self.matmul(x, kernel)
         return y if bias is None else y + bias
+
+    def embedding(self, ids, table):
+        """Required. The rows of ``table`` (V, D) picked by the integer ``ids`` of any
+        shape: ``ids.shape + (D,)``. The gradient flows into ``table`` only, a row
+        looked up several times receiving the sum of its uses (ids get none)."""
+        raise self._missing("ops.embedding")
 
     def conv2d(self, x, kernel, bias=None, stride=1, padding=0):
         """Required. x (N, C, H, W), kernel (F, C, KH, KW), symmetric zero ``padding``."""
@@ -234,6 +240,28 @@ class Backend:
     def stop_gradient(self, x):
         """Required. ``x`` as a constant: no gradient flows back through it."""
         raise self._missing("ops.stop_gradient")
+
+    def scan(self, step, init, xs):
+        """A loop over the first (time) axis of ``xs``, carrying a state along.
+
+        ``init`` is a tuple of arrays; ``step(carry, x_t)`` returns the next carry
+        (a tuple of arrays of the same shapes and dtypes), written with ops. The
+        result is the tuple of every step's carry, each stacked along a new first
+        axis: (T, ...). Gradients flow through every step.
+
+        This generic version is a Python loop, right for eager libraries. Compiled
+        backends override it with their loop construct (``jax.lax.scan``,
+        ``tf.scan``, ``pytensor.scan``) so that a graph holds one loop, not T
+        copies of the step.
+        """
+        carry, history = tuple(init), []
+        for t in range(xs.shape[0]):
+            carry = tuple(step(carry, xs[t]))
+            history.append(carry)
+        return tuple(
+            self.concatenate([self.reshape(c[k], (1, *tuple(c[k].shape))) for c in history], 0)
+            for k in range(len(carry))
+        )
 
     # ------------------------------------------------------- losses (composite)
     def sparse_categorical_crossentropy(self, labels, y_pred, from_logits=False, eps=1e-7):

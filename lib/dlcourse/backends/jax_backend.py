@@ -239,6 +239,16 @@ class JaxBackend(Backend):
     def matmul(self, a, b):
         return jnp.matmul(a, b)
 
+    def scan(self, step, init, xs):
+        def body(carry, x_t):
+            new = tuple(step(carry, x_t))
+            return new, new  # the carries are also what is stacked
+
+        return lax.scan(body, tuple(init), xs)[1]
+
+    def embedding(self, ids, table):
+        return jnp.take(table, ids, axis=0)
+
     def conv2d(self, x, kernel, bias=None, stride=1, padding=0):
         # NCHW images and (F, C, KH, KW) kernels are the "OIHW" layout XLA knows
         # natively, so nothing needs transposing; like every deep-learning

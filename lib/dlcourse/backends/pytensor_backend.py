@@ -69,6 +69,7 @@ PyTensor is imported when the backend is created, not when this module is.
 """
 
 import contextlib
+import inspect
 import warnings
 import weakref
 
@@ -118,6 +119,11 @@ def _relu(x):
 def _dense(x, kernel, bias):
     y = pt.dot(x, kernel)
     return y if bias is None else y + bias
+
+
+def _embedding(ids, table):
+    # advanced indexing: its gradient is an increment of the rows looked up
+    return pt.as_tensor_variable(table)[ids]  # a NumPy table indexed by symbolic ids too
 
 
 def _concatenate(*xs, axis=-1):
@@ -310,6 +316,25 @@ class PytensorBackend(Backend):
 
     def dense(self, x, kernel, bias=None):
         return self._call(_dense, x, kernel, bias)
+
+    def scan(self, step, init, xs):
+        if not self._symbolic(xs, *init):
+            return super().scan(step, init, xs)  # plain arrays: the eager loop
+        options = {}
+        if "return_updates" in inspect.signature(pytensor.scan).parameters:
+            options["return_updates"] = False  # newer PyTensor: no updates dict (none here)
+        outputs = pytensor.scan(
+            lambda x_t, *carry: list(step(tuple(carry), x_t)),
+            sequences=[xs],
+            outputs_info=list(init),
+            **options,
+        )
+        if not options:
+            outputs = outputs[0]
+        return tuple(outputs) if isinstance(outputs, (list, tuple)) else (outputs,)
+
+    def embedding(self, ids, table):
+        return self._call(_embedding, ids, table)
 
     def conv2d(self, x, kernel, bias=None, stride=1, padding=0):
         shapes = (_static_shape(x, "conv2d: x")[1:], _static_shape(kernel, "conv2d: kernel"))

@@ -82,6 +82,15 @@ def _axes(axis):
     return list(axis) if isinstance(axis, (tuple, list)) else axis
 
 
+def _dense_grads(params, grads):
+    """Plain tensors for every gradient: zeros where none flows, and the rows a gather
+    (``ops.embedding``) returns as ``IndexedSlices`` added into a full table, which
+    the update rules (momentum, Adam) need."""
+    return [
+        tf.zeros_like(p) if g is None else tf.convert_to_tensor(g) for p, g in zip(params, grads)
+    ]
+
+
 def _signature(args):
     """Input specs with the batch axis left open: one trace serves every batch size.
 
@@ -249,6 +258,13 @@ class TensorFlowBackend(Backend):
         y = tf.matmul(x, kernel)
         return y if bias is None else tf.nn.bias_add(y, bias)
 
+    def scan(self, step, init, xs):
+        # tf.scan stacks every carry itself: one while loop in the graph
+        return tuple(tf.scan(lambda carry, x_t: tuple(step(carry, x_t)), xs, tuple(init)))
+
+    def embedding(self, ids, table):
+        return tf.gather(table, ids)
+
     def conv2d(self, x, kernel, bias=None, stride=1, padding=0):
         nhwc = tf.transpose(x, (0, 2, 3, 1))
         hwio = tf.transpose(kernel, (2, 3, 1, 0))  # (F, C, KH, KW) -> (KH, KW, C, F)
@@ -308,8 +324,7 @@ class TensorFlowBackend(Backend):
                 with tf.GradientTape() as tape:
                     y_pred, new_state = model.stateless_call(params, state, x, True)
                     value = loss(y, y_pred)
-                grads = tape.gradient(value, params)
-                grads = [tf.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+                grads = _dense_grads(params, tape.gradient(value, params))
 
                 def update():
                     rule.apply(params, grads, lr)
@@ -350,8 +365,7 @@ class TensorFlowBackend(Backend):
             with tf.GradientTape() as tape:
                 y_pred, _ = model.stateless_call(params, model.state_variables, x, training)
                 value = loss(y, y_pred)
-            grads = tape.gradient(value, params)
-        grads = [tf.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+            grads = _dense_grads(params, tape.gradient(value, params))
         return float(value), grads
 
     def _cached(self, model, kind, fn):

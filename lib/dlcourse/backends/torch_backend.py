@@ -183,6 +183,9 @@ class TorchBackend(Backend):
             return torch.addmm(bias, x, kernel)  # one fused kernel for x @ w + b
         return super().dense(x, kernel, bias)
 
+    def embedding(self, ids, table):
+        return F.embedding(ids, table)
+
     def conv2d(self, x, kernel, bias=None, stride=1, padding=0):
         return F.conv2d(x, kernel, bias, stride=stride, padding=padding)
 

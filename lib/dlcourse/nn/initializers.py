@@ -12,7 +12,16 @@ import math
 
 import numpy as np
 
-__all__ = ["INITIALIZERS", "get", "glorot_uniform", "he_normal", "ones", "zeros"]
+__all__ = [
+    "INITIALIZERS",
+    "get",
+    "glorot_uniform",
+    "he_normal",
+    "ones",
+    "orthogonal",
+    "uniform",
+    "zeros",
+]
 
 
 def _fans(shape):
@@ -50,8 +59,31 @@ def he_normal(shape, dtype, rng):
     return (rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)).astype(dtype)
 
 
+def uniform(shape, dtype, rng):
+    """Uniform on [-0.05, 0.05]: Keras's ``RandomUniform()``, the default for embedding tables."""
+    return rng.uniform(-0.05, 0.05, size=shape).astype(dtype)
+
+
+def orthogonal(shape, dtype, rng):
+    """A matrix with orthonormal rows or columns (whichever are fewer): Keras's default
+    for recurrent kernels, whose repeated products then neither grow nor shrink.
+
+    The Q of a Gaussian matrix's QR decomposition, its columns' signs fixed by R's
+    diagonal so that Q is uniformly distributed (Saxe et al., 2014).
+    """
+    rows, cols = shape[0], math.prod(shape[1:])
+    a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return q.reshape(shape).astype(dtype)
+
+
 INITIALIZERS = {
     "zeros": zeros,
+    "orthogonal": orthogonal,
+    "uniform": uniform,
     "ones": ones,
     "glorot_uniform": glorot_uniform,
     "he_normal": he_normal,

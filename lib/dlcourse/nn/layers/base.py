@@ -94,6 +94,10 @@ class _Variable:
 class Layer:
     """Base class of layers; subclass it and write ``build``/``call`` (and ``backward``)."""
 
+    #: True for layers that read integer ids (Embedding): a model starting with one
+    #: takes integer inputs and hands them on uncast; every other input is a float
+    integer_inputs = False
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _REGISTRY[cls.__name__] = cls
@@ -448,7 +452,7 @@ class Layer:
             check_tracked(_BUILDING[-1], self)
         backend = self._active_backend()
         with backends.running(backend):
-            x = _native(backend, x, self._dtype())
+            x = _native(backend, x, None if self.integer_inputs else self._dtype())
             return self._build_and_call(x, training, record=not self.built)
 
 
@@ -496,5 +500,8 @@ def _native(backend, x, dtype):
     if isinstance(x, (list, tuple)) and x and all(hasattr(t, "shape") for t in x):
         return [_native(backend, t, dtype) for t in x]
     if isinstance(x, (np.ndarray, list, tuple, float, int)):
-        return backend.asarray(np.asarray(x), dtype)
+        x = np.asarray(x)
+        if dtype is None and x.dtype.kind in "iu":
+            return backend.asarray(x, "int64")  # ids: one integer type on every backend
+        return backend.asarray(x, dtype)
     return x

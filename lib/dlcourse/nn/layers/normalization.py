@@ -1,4 +1,5 @@
-"""``BatchNorm``: normalize each feature (or channel) with the statistics of the batch.
+"""``BatchNorm``: normalize each feature (or channel) with the statistics of the batch;
+``LayerNormalization``: each example over its own features.
 
 Training: ``xhat = (x - mean) / sqrt(var + epsilon)`` with the batch's mean and
 biased variance, then ``gamma * xhat + beta``; running averages of mean and
@@ -13,9 +14,10 @@ import numbers
 
 from dlcourse import functional as F
 from dlcourse import ops
+from dlcourse.functional._common import device, namespace
 from dlcourse.nn.layers.base import Layer
 
-__all__ = ["BatchNorm", "BatchNormalization"]
+__all__ = ["BatchNorm", "BatchNormalization", "LayerNormalization"]
 
 
 class BatchNorm(Layer):
@@ -92,3 +94,90 @@ class BatchNorm(Layer):
 
 
 BatchNormalization = BatchNorm  # the Keras name
+
+
+class LayerNormalization(Layer):
+    """Normalize each example over its last axis: (..., D) -> gamma * xhat + beta.
+
+    ``xhat = (x - mean) / sqrt(var + epsilon)`` with the mean and biased
+    variance of the example's own D values, so training and prediction compute
+    the same and there are no running statistics.
+
+    Parameters
+    ----------
+    axis : -1 (the last axis, or its positive index); the only axis supported.
+    epsilon : added to the variance (Keras's default, 1e-3).
+    center : learn a shift ``beta`` (zeros). scale : learn a scale ``gamma`` (ones).
+
+    Weights, in this order: ``gamma`` (D,) if ``scale``, ``beta`` (D,) if ``center``.
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+            raise ValueError(f"axis: expected -1 (the last axis), got {axis!r}.")
+        if not (isinstance(epsilon, numbers.Real) and epsilon > 0):
+            raise ValueError(f"epsilon: expected a positive number, got {epsilon!r}.")
+        self.axis, self.epsilon = int(axis), float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.gamma = self.beta = None
+        self._cache = None
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        if rank < 2:
+            raise ValueError(
+                f"LayerNormalization layer {self.name!r} expects (batch, ..., features), got "
+                f"input of shape {tuple(input_shape)}."
+            )
+        if self.axis not in (-1, rank - 1):
+            raise ValueError(
+                f"LayerNormalization layer {self.name!r}: axis={self.axis} is not supported; "
+                f"only the last axis (axis=-1) is, for inputs of shape {tuple(input_shape)}: "
+                "transpose the axis to normalize to the end."
+            )
+        features = input_shape[-1]
+        if self.scale:
+            self.add_weight("gamma", (features,), "ones")
+        if self.center:
+            self.add_weight("beta", (features,), "zeros")
+
+    def call(self, x, training=False):
+        mean = ops.mean(x, axis=-1, keepdims=True)
+        centred = x - mean
+        var = ops.mean(centred * centred, axis=-1, keepdims=True)
+        out = centred / ops.sqrt(var + self.epsilon)
+        if self.gamma is not None:
+            out = out * self.gamma
+        if self.beta is not None:
+            out = out + self.beta
+        return out
+
+    def _fixed(self, x, fill):
+        # scale=False / center=False: the hand-written pass still takes gamma and beta
+        xp = namespace(x)
+        return xp.full((x.shape[-1],), fill, dtype=x.dtype, device=device(x))
+
+    def forward(self, x, training=False):
+        gamma = self.gamma if self.gamma is not None else self._fixed(x, 1.0)
+        beta = self.beta if self.beta is not None else self._fixed(x, 0.0)
+        out, self._cache = F.layernorm_forward(x, gamma, beta, self.epsilon)
+        return out
+
+    def backward(self, dout):
+        dx, dgamma, dbeta = F.layernorm_backward(dout, self._cache)
+        self.grads = {}
+        if self.gamma is not None:
+            self.grads["gamma"] = dgamma
+        if self.beta is not None:
+            self.grads["beta"] = dbeta
+        return dx
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+        }

@@ -92,7 +92,18 @@ class Functional(Model):
     @property
     def input_signature(self):
         # float inputs take the model's float type; integer inputs (indices) keep theirs
-        return [(t.shape, _input_dtype(t, self.dtype)) for t in self.inputs]
+        return [(t.shape, self._input_dtype_of(t)) for t in self.inputs]
+
+    def input_dtype(self):
+        return self.input_signature[0][1]
+
+    def _input_dtype_of(self, tensor):
+        if tensor.dtype is None and any(
+            node.layer.integer_inputs and any(t is tensor for t in node.input_list)
+            for node in self._nodes
+        ):
+            return "int64"  # Input(shape) straight into an Embedding: ids, as in Keras
+        return _input_dtype(tensor, self.dtype)
 
     def _build_graph(self):
         """Run zeros through the nodes: every layer builds, and every shape is known."""

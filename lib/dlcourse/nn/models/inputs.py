@@ -54,6 +54,11 @@ def checked_array(x, dtype, what):
         raise ValueError(f"{what}: expected a batch of examples, got a single number.")
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise ValueError(f"{what}: expected numbers, got an array of {x.dtype}.")
+    if np.dtype(dtype).kind in "iu" and x.dtype.kind == "f" and not np.all(x == np.round(x)):
+        raise ValueError(
+            f"{what}: the model reads integer ids ({dtype}) here, but got floats that are not "
+            "whole numbers; pass the token ids themselves, e.g. x.astype('int64')."
+        )
     return x.astype(dtype, copy=False)
 
 

@@ -119,7 +119,12 @@ class Model(Layer):
         """``(shape, dtype)`` of each input, batch axis first as None; None before building."""
         if self.input_shape is None:
             return None
-        return [(tuple(self.input_shape), self.dtype)]
+        return [(tuple(self.input_shape), self.input_dtype())]
+
+    def input_dtype(self):
+        """The dtype of the model's (single) input: "int64" when its first layer reads
+        integer ids (``Embedding``), else the model's float type."""
+        return self.dtype
 
     def _setup(self, backend, dtype, rng):
         # a model inside a model keeps its own seed; only the backends must agree
@@ -132,9 +137,10 @@ class Model(Layer):
     def build(self, input_shape):
         """Create every weight for inputs of ``input_shape`` (batch axis first, e.g. (None, 64))."""
         shape = tuple(input_shape)
-        sample = np.zeros((2, *shape[1:]), dtype=self.dtype)
+        dtype = self.input_dtype()
+        sample = np.zeros((2, *shape[1:]), dtype=dtype)
         with backends.running(self.backend):
-            self._build_with(self.backend.asarray(sample, self.dtype))
+            self._build_with(self.backend.asarray(sample, dtype))
 
     def _build_with(self, x):
         """Run the native batch ``x`` through ``call``, building every layer on the way."""
@@ -161,13 +167,16 @@ class Model(Layer):
         names = self.input_names
         arrays = split_inputs(x, names, name)
         signature = self.input_signature
-        dtypes = [self.dtype] * len(arrays) if signature is None else [d for _, d in signature]
+        if signature is None:
+            dtypes = [self.input_dtype()] * len(arrays)
+        else:
+            dtypes = [d for _, d in signature]
         labels = [name] if len(arrays) == 1 else [f"{name}[{n!r}]" for n in names]
         arrays = [checked_array(a, d, w) for a, d, w in zip(arrays, dtypes, labels)]
         check_same_length(arrays, names, name)
         if not self.built:
             with backends.running(self.backend):
-                self._build_with(self.backend.asarray(arrays[0][:2], self.dtype))
+                self._build_with(self.backend.asarray(arrays[0][:2], dtypes[0]))
             signature = self.input_signature
         for a, (shape, _), label in zip(arrays, signature, labels):
             if tuple(a.shape[1:]) != tuple(shape[1:]):

@@ -92,6 +92,11 @@ class Sequential(Model):
         self.output_shape = (None, *tuple(x.shape)[1:])
         self._train_step = None
 
+    def input_dtype(self):
+        if self._chain and self._chain[0].integer_inputs:
+            return "int64"
+        return self.dtype
+
     # ------------------------------------------------------------- forward pass
     def call(self, x, training=False):
         """The forward pass on native arrays (the backend's); no checks, no conversion."""

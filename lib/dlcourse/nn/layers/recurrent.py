@@ -1,0 +1,253 @@
+"""Recurrent layers: ``SimpleRNN``, ``LSTM`` and ``GRU``, in Keras's formulation.
+
+Input (batch, steps, features), channels last. Each layer computes every
+step's input term at once (one product ``x @ kernel + bias``), then runs the
+recurrence with ``ops.scan``: a Python loop on eager backends, the library's
+own loop (``jax.lax.scan``, ``tf.scan``, ``pytensor.scan``) on compiled ones.
+The ``manual`` backend runs the hand-written passes of
+``dlcourse.functional`` (``rnn``, ``lstm``, ``gru``) instead, backpropagation
+through time included.
+
+Outputs, as in Keras: the last state (batch, units), or every state
+(batch, steps, units) with ``return_sequences=True``; with
+``return_state=True`` a list ``[output, h]`` (LSTM: ``[output, h, c]``). A
+layer that returns its states has several outputs, which a Functional graph
+cannot hold yet: use it in a subclassed ``Model`` (its ``backward`` then gets a
+list of gradients, one per output).
+
+Weights, in this order (the shapes and layouts of Keras, so they copy across):
+``kernel`` (features, G*units), ``recurrent_kernel`` (units, G*units) and
+``bias`` (G*units,), G = 1, 4 (gates i, f, g, o) or 3 (GRU gates z, r, h;
+its bias is (2, 3*units): the input row and the recurrent row, Keras's
+``reset_after=True``).
+"""
+
+import numpy as np
+
+from dlcourse import functional as F
+from dlcourse import ops
+from dlcourse.functional._common import device, namespace
+from dlcourse.nn.layers._checks import positive_int
+from dlcourse.nn.layers.base import Layer
+from dlcourse.nn.symbolic import is_symbolic
+
+__all__ = ["GRU", "LSTM", "SimpleRNN"]
+
+
+def _forget_bias_ones(units):
+    """LSTM bias: zeros, but ones for the forget gate (Keras's unit_forget_bias=True),
+    so that at first the cell keeps what it holds."""
+
+    def initializer(shape, dtype, rng):
+        bias = np.zeros(shape, dtype=dtype)
+        bias[units : 2 * units] = 1
+        return bias
+
+    return initializer
+
+
+class _Recurrent(Layer):
+    """What the three layers share: arguments, weights, the scan, the outputs."""
+
+    gates = 1  # blocks of `units` columns in the kernels
+
+    def __init__(self, units, return_sequences=False, return_state=False, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.units = positive_int("units", units)
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self._cache = None
+
+    def __call__(self, x, training=False):
+        if self.return_state and is_symbolic(x):
+            raise ValueError(
+                f"{type(self).__name__} layer {self.name!r}: return_state=True gives several "
+                "outputs, which a Model(inputs, outputs) graph cannot hold yet; call the layer "
+                "in a subclassed Model instead (out, *states = self.rnn(x)), or drop "
+                "return_state."
+            )
+        return super().__call__(x, training)
+
+    # -------------------------------------------------------------------- weights
+    def _bias_shape(self):
+        return (self.gates * self.units,)
+
+    def _bias_initializer(self):
+        return "zeros"
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"{type(self).__name__} layer {self.name!r} expects sequences (batch, steps, "
+                f"features), got input of shape {tuple(input_shape)}; a sequence of numbers "
+                "needs a features axis (x.reshape(len(x), steps, 1)), token ids an Embedding "
+                "first."
+            )
+        width = self.gates * self.units
+        self.add_weight("kernel", (input_shape[2], width), "glorot_uniform")
+        self.add_weight("recurrent_kernel", (self.units, width), "orthogonal")
+        self.add_weight("bias", self._bias_shape(), self._bias_initializer())
+
+    # ------------------------------------------------------------ autodiff backends
+    def _input_terms(self, x, bias):
+        """x @ kernel + bias for every step at once, time first: (steps, batch, G*units)."""
+        return ops.dense(ops.transpose(x, (1, 0, 2)), self.kernel, bias)
+
+    def _initial_states(self, xs):
+        zeros = xs[0][:, : self.units] * 0.0  # (batch, units), whatever the library
+        return (zeros,) * self._state_count()
+
+    def _state_count(self):
+        return 1
+
+    def call(self, x, training=False):
+        xs = self._input_terms(x, self._input_bias())
+        states = ops.scan(self._step, self._initial_states(xs), xs)  # each (steps, batch, units)
+        last = [s[-1] for s in states]
+        out = ops.transpose(states[0], (1, 0, 2)) if self.return_sequences else last[0]
+        return [out, *last] if self.return_state else out
+
+    def _input_bias(self):
+        return self.bias
+
+    # --------------------------------------------------------------- manual backend
+    def _zeros(self, x):
+        xp = namespace(x)
+        return xp.zeros((x.shape[0], self.units), dtype=x.dtype, device=device(x))
+
+    def _output(self, hs, finals):
+        out = hs if self.return_sequences else hs[:, -1, :]
+        return [out, *finals] if self.return_state else out
+
+    def _split_dout(self, dout, hs):
+        """dL/d(every h) (batch, steps, units), and dL/d(final c) for an LSTM (or None)."""
+        xp = namespace(hs)
+        douts = list(dout) if self.return_state else [dout]
+        if self.return_sequences:
+            dhs = douts[0] + 0  # a copy: the state's gradient is added into it
+        else:
+            dhs = xp.zeros_like(hs)
+            dhs[:, -1, :] = douts[0]
+        if self.return_state:
+            dhs[:, -1, :] += douts[1]
+        dc = douts[2] if self.return_state and len(douts) > 2 else None
+        return dhs, dc
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+        }
+
+
+class SimpleRNN(_Recurrent):
+    """h_t = tanh(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias), from h_0 = 0."""
+
+    gates = 1
+
+    def _step(self, carry, x_t):
+        (h,) = carry
+        return (ops.tanh(x_t + ops.matmul(h, self.recurrent_kernel)),)
+
+    def forward(self, x, training=False):
+        h0 = self._zeros(x)
+        hs, self._cache = F.rnn_forward(x, h0, self.kernel, self.recurrent_kernel, self.bias)
+        return self._output(hs, [hs[:, -1, :]])
+
+    def backward(self, dout):
+        dhs, _ = self._split_dout(dout, self._cache[-1])
+        dx, _, dwx, dwh, db = F.rnn_backward(dhs, self._cache)
+        self.grads = {"kernel": dwx, "recurrent_kernel": dwh, "bias": db}
+        return dx
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory, gates i, f, g, o (Keras's and PyTorch's order).
+
+    The forget gate's bias starts at 1 (Keras's ``unit_forget_bias=True``).
+    """
+
+    gates = 4
+
+    def _bias_initializer(self):
+        return _forget_bias_ones(self.units)
+
+    def _state_count(self):
+        return 2
+
+    def _step(self, carry, x_t):
+        h, c = carry
+        a = x_t + ops.matmul(h, self.recurrent_kernel)
+        u = self.units
+        i = ops.sigmoid(a[:, :u])
+        f = ops.sigmoid(a[:, u : 2 * u])
+        g = ops.tanh(a[:, 2 * u : 3 * u])
+        o = ops.sigmoid(a[:, 3 * u :])
+        c = f * c + i * g
+        return (o * ops.tanh(c), c)
+
+    def forward(self, x, training=False):
+        # step by step, so that backward can also start from a gradient of the last c
+        h = c = self._zeros(x)
+        hs, caches = [], []
+        for t in range(x.shape[1]):
+            h, c, cache = F.lstm_step_forward(
+                x[:, t, :], h, c, self.kernel, self.recurrent_kernel, self.bias
+            )
+            hs.append(h)
+            caches.append(cache)
+        hs = namespace(x).stack(hs, axis=1)
+        self._cache = (caches, hs, c)
+        return self._output(hs, [h, c])
+
+    def backward(self, dout):
+        caches, hs, c_last = self._cache
+        xp = namespace(hs)
+        dhs, dc = self._split_dout(dout, hs)
+        dh = xp.zeros_like(c_last)
+        dc = xp.zeros_like(c_last) if dc is None else dc
+        dxs = [None] * len(caches)
+        dwx = dwh = db = 0
+        for t in reversed(range(len(caches))):
+            dxs[t], dh, dc, gx, gh, gb = F.lstm_step_backward(dhs[:, t, :] + dh, dc, caches[t])
+            dwx, dwh, db = dwx + gx, dwh + gh, db + gb
+        self.grads = {"kernel": dwx, "recurrent_kernel": dwh, "bias": db}
+        return xp.stack(dxs, axis=1)
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit in Keras's default form (``reset_after=True``), gates z, r, h.
+
+    ``bias`` is (2, 3*units): row 0 is added to x_t @ kernel, row 1 to
+    h_{t-1} @ recurrent_kernel, and the reset gate multiplies the latter.
+    """
+
+    gates = 3
+
+    def _bias_shape(self):
+        return (2, 3 * self.units)
+
+    def _input_bias(self):
+        return self.bias[0]
+
+    def _step(self, carry, x_t):
+        (h,) = carry
+        ha = ops.matmul(h, self.recurrent_kernel) + self.bias[1]
+        u = self.units
+        z = ops.sigmoid(x_t[:, :u] + ha[:, :u])
+        r = ops.sigmoid(x_t[:, u : 2 * u] + ha[:, u : 2 * u])
+        candidate = ops.tanh(x_t[:, 2 * u :] + r * ha[:, 2 * u :])
+        return (z * h + (1 - z) * candidate,)
+
+    def forward(self, x, training=False):
+        h0 = self._zeros(x)
+        hs, self._cache = F.gru_forward(x, h0, self.kernel, self.recurrent_kernel, self.bias)
+        return self._output(hs, [hs[:, -1, :]])
+
+    def backward(self, dout):
+        dhs, _ = self._split_dout(dout, self._cache["hs"])
+        dx, _, dwx, dwh, db = F.gru_backward(dhs, self._cache)
+        self.grads = {"kernel": dwx, "recurrent_kernel": dwh, "bias": db}
+        return dx
