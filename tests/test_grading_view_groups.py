@@ -144,3 +144,39 @@ def test_a_shared_sandbox_hides_the_reference_of_every_exercise_it_runs(tmp_path
         assert "sigmoid_backward" in borrowed.reason and "your own version" in borrowed.reason
     finally:
         pool.stop()
+
+
+def test_folders_inside_a_masked_folder_are_not_masked_again(tmp_path):
+    from dlcourse.grading.sandboxes import _outermost
+
+    (tmp_path / "tensorflow" / "_api" / "v2").mkdir(parents=True)
+    (tmp_path / "tensorflow_io").mkdir()
+    found = _outermost(
+        [
+            str(tmp_path / "tensorflow" / "_api" / "v2"),
+            str(tmp_path / "tensorflow"),
+            str(tmp_path / "tensorflow_io"),  # a sibling whose name starts the same
+            str(tmp_path / "gone"),
+        ]
+    )
+    assert found == [str(tmp_path / "tensorflow"), str(tmp_path / "tensorflow_io")]
+
+
+@pytest.mark.skipif(osbox.probe() is not None, reason=f"needs bubblewrap: {osbox.probe()}")
+def test_a_process_that_imported_tensorflow_still_starts_a_by_hand_sandbox():
+    pytest.importorskip("tensorflow", reason="the case is TensorFlow's own package path")
+    import subprocess
+    import sys
+
+    code = (
+        "import tensorflow\n"
+        "from dlcourse.grading.selfcheck import check_like_the_grader, format_view\n"
+        "view = check_like_the_grader('course/02-activations.ipynb', 'check_tanh_backward')\n"
+        "print(format_view(view).splitlines()[-1])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert done.stdout.strip().splitlines()[-1:] == ["the grader would give 0 / 2"], done.stderr[
+        -2000:
+    ]

@@ -36,7 +36,15 @@ def _forbidden_locations(names):
             folders.extend(os.path.realpath(p) for p in spec.submodule_search_locations)
         elif spec.origin and os.path.isfile(spec.origin):
             files.append(os.path.realpath(spec.origin))
-    return folders, files
+    return _outermost(folders), files
+
+
+def _outermost(folders):
+    """``folders`` without those inside another: a package imported in this process may list
+    its own subfolders on its path (TensorFlow adds ``tensorflow/_api/v2``), and bubblewrap
+    cannot mask a folder inside one it has masked already."""
+    unique = sorted({f for f in folders if os.path.isdir(f)})
+    return [f for f in unique if not any(f.startswith(o + os.sep) for o in unique if o != f)]
 
 
 def group_view(exercises, staging, forbidden_paths):
