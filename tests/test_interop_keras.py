@@ -211,10 +211,12 @@ def worker_report():
         ),
         "layer_norm": _message_of(
             lambda: from_keras(
-                keras.Sequential([keras.Input((3,)), layers.LayerNormalization(name="ln")])
+                keras.Sequential(
+                    [keras.Input((3,)), layers.LayerNormalization(rms_scaling=True, name="ln")]
+                )
             )
         ),
-        "functional": _message_of(lambda: from_keras(_functional(keras))),
+        "functional": _message_of(lambda: from_keras(_functional(keras)).name),
         "unbuilt": _message_of(lambda: from_keras(keras.Sequential([layers.Dense(2)]))),
     }
 
@@ -312,7 +314,7 @@ def test_from_keras_says_what_it_cannot_convert(reports, backend):
     assert "'gelu'" in errors["gelu"] and "dense" in errors["gelu"]
     assert errors["layer_norm"].startswith("UnsupportedLayerError")
     assert "'ln'" in errors["layer_norm"] and "LayerNormalization" in errors["layer_norm"]
-    assert errors["functional"].startswith("TypeError") and "Sequential" in errors["functional"]
+    assert errors["functional"] == "no error"  # graphs come across (test_interop_keras_graphs.py)
     assert errors["unbuilt"].startswith("ValueError") and "keras.Input" in errors["unbuilt"]
 
 

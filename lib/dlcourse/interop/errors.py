@@ -1,6 +1,6 @@
 """What goes wrong when a model moves to another tool, said so that it can be fixed."""
 
-__all__ = ["UnsupportedLayerError", "require_built", "require_sequential", "unsupported_layer"]
+__all__ = ["UnsupportedLayerError", "require_built", "require_graph", "unsupported_layer"]
 
 
 class UnsupportedLayerError(ValueError):
@@ -21,18 +21,19 @@ def unsupported_layer(layer, target, supported, why=None):
     )
 
 
-def require_sequential(model, action):
-    """Conversions know chains of layers only: a graph or a subclassed model is refused."""
-    from dlcourse.nn.models import Sequential
+def require_graph(model, action):
+    """Conversions read a model's graph of layers: a subclassed model has none to read."""
+    from dlcourse.nn.models import Functional, Sequential
 
-    if not isinstance(model, Sequential):
-        kind = "a Functional (graph) model" if hasattr(model, "nodes") else "a subclassed model"
-        raise NotImplementedError(
-            f"{action}: model {model.name!r} is {kind}, and {action} converts Sequential models "
-            "only (a chain of built-in layers); graphs with several inputs, shared layers or "
-            "merges, and subclassed models, are not supported yet. Rebuild it as a "
-            "Sequential to convert it."
-        )
+    if isinstance(model, (Sequential, Functional)):
+        return
+    raise NotImplementedError(
+        f"{action}: model {model.name!r} is a subclassed model ({type(model).__name__}): its "
+        f"call() is Python code, not a graph of layers, so {action} cannot tell what it "
+        "computes. Draw the same computation with the Functional API (Model(inputs, outputs)) "
+        "or as a Sequential, copy the weights layer by layer "
+        "(new_layer.set_weights(old_layer.get_weights())), and convert that model."
+    )
 
 
 def require_built(model, action):

@@ -18,6 +18,11 @@ BatchNorm       ``BatchNormalization`` in inference form (moving statistics)
 Dropout         ``Identity`` (dropout does nothing at prediction time)
 ==============  ============================================================
 
+The sequence layers (Embedding, recurrent layers, attention, layer norm) and
+the merges are in ``onnx_sequence_layers``. A Functional model's graph is
+written node by node (a layer used twice: its weights stored once), with its
+inputs and outputs named as in the model (one output: ``"output"``).
+
 The exported graph is what ``model.predict`` computes (inference mode), with
 a free batch size. It is checked with ``onnx.checker`` before it is written.
 """
@@ -27,7 +32,8 @@ import os
 
 import numpy as np
 
-from dlcourse.interop.errors import require_built, require_sequential, unsupported_layer
+from dlcourse.interop.errors import require_built, require_graph, unsupported_layer
+from dlcourse.interop.onnx_sequence_layers import SEQUENCE_EXPORTERS
 from dlcourse.nn.layers import (
     Activation,
     BatchNorm,
@@ -52,65 +58,78 @@ _ONNX_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "soft
 
 
 class _Graph:
-    """Nodes and weights (initializers) collected layer by layer; ``x`` is the current tensor."""
+    """Nodes and weights (initializers) collected node by node."""
 
     def __init__(self, onnx, dtype):
         self.onnx, self.helper = onnx, onnx.helper
         self.dtype = np.dtype(dtype)
         self.nodes, self.initializers = [], []
-        self.x = "input"
+        self._stored = set()
 
-    def weight(self, name, value):
-        """Store a NumPy array in the file under ``name``; returns the name."""
-        array = np.ascontiguousarray(value, dtype=self.dtype)
-        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+    def _store(self, name, array):
+        if name not in self._stored:  # a shared layer's weights are stored once
+            self._stored.add(name)
+            self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
-    def node(self, op, inputs, name, output=None, **attributes):
-        """Append one operator reading ``inputs``; its output becomes the current tensor."""
-        output = output or f"{name}/out"
-        self.nodes.append(self.helper.make_node(op, inputs, [output], name=name, **attributes))
-        self.x = output
-        return output
+    def weight(self, name, value):
+        """Store a float array in the file under ``name``; returns the name."""
+        return self._store(name, np.ascontiguousarray(value, dtype=self.dtype))
+
+    def ints(self, name, values):
+        """An int64 constant (shapes, axes)."""
+        return self._store(name, np.asarray(values, dtype=np.int64))
+
+    def bools(self, name, values):
+        return self._store(name, np.asarray(values, dtype=bool))
+
+    def node(self, op, inputs, name, output=None, outputs=None, **attributes):
+        """Append one operator reading ``inputs``; returns its (first) output's name."""
+        outputs = outputs or [output or f"{name}/out"]
+        self.nodes.append(self.helper.make_node(op, inputs, outputs, name=name, **attributes))
+        return outputs[0]
 
 
-def _activation(graph, activation, name):
+def _activation(graph, activation, x, name):
     if activation is None:
-        return
+        return x
     op = _ONNX_ACTIVATIONS[activation]
     attributes = {"axis": -1} if op == "Softmax" else {}
-    graph.node(op, [graph.x], name, **attributes)
+    return graph.node(op, [x], name, **attributes)
 
 
-def _dense(graph, layer):
+def _dense(graph, layer, inputs, shapes, name):
     weights = layer.get_weights()
     kernel = graph.weight(f"{layer.name}/kernel", weights[0])  # (in, out): B of Gemm as it is
-    if layer.use_bias:
-        bias = graph.weight(f"{layer.name}/bias", weights[1])
-        graph.node("Gemm", [graph.x, kernel, bias], layer.name)  # x @ kernel + bias
-    else:
-        graph.node("MatMul", [graph.x, kernel], layer.name)
-    _activation(graph, layer.activation, f"{layer.name}/{layer.activation}")
+    x = inputs[0]
+    if layer.use_bias and len(shapes[0]) == 2:
+        x = graph.node("Gemm", [x, kernel, graph.weight(f"{layer.name}/bias", weights[1])], name)
+    else:  # Gemm takes matrices only: sequences (batch, steps, features) need MatMul
+        x = graph.node("MatMul", [x, kernel], name)
+        if layer.use_bias:
+            bias = graph.weight(f"{layer.name}/bias", weights[1])
+            x = graph.node("Add", [x, bias], f"{name}/bias")
+    return _activation(graph, layer.activation, x, f"{name}/{layer.activation}")
 
 
-def _conv(graph, layer):
+def _conv(graph, layer, inputs, shapes, name):
     weights = layer.get_weights()
-    inputs = [graph.x, graph.weight(f"{layer.name}/kernel", weights[0])]
+    names = [inputs[0], graph.weight(f"{layer.name}/kernel", weights[0])]
     if layer.use_bias:
-        inputs.append(graph.weight(f"{layer.name}/bias", weights[1]))
+        names.append(graph.weight(f"{layer.name}/bias", weights[1]))
     k, s, p = layer.kernel_size, layer.strides, layer.padding
     # pads: [top, left, bottom, right]
-    graph.node("Conv", inputs, layer.name, kernel_shape=[k, k], strides=[s, s], pads=[p] * 4)
-    _activation(graph, layer.activation, f"{layer.name}/{layer.activation}")
+    x = graph.node("Conv", names, name, kernel_shape=[k, k], strides=[s, s], pads=[p] * 4)
+    return _activation(graph, layer.activation, x, f"{name}/{layer.activation}")
 
 
-def _maxpool(graph, layer):
+def _maxpool(graph, layer, inputs, shapes, name):
     k = layer.pool_size
     s = layer.strides or k
-    graph.node("MaxPool", [graph.x], layer.name, kernel_shape=[k, k], strides=[s, s])
+    return graph.node("MaxPool", inputs, name, kernel_shape=[k, k], strides=[s, s])
 
 
-def _batchnorm(graph, layer):
+def _batchnorm(graph, layer, inputs, shapes, name):
     # get_weights order: gamma, beta, moving_mean, moving_variance, which is also
     # the order of BatchNormalization's inputs (scale, B, input_mean, input_var)
     names = [
@@ -118,22 +137,21 @@ def _batchnorm(graph, layer):
         for what, value in zip(layer.weight_names, layer.get_weights())
     ]
     # inference form: gamma * (x - moving_mean) / sqrt(moving_variance + epsilon) + beta
-    graph.node("BatchNormalization", [graph.x, *names], layer.name, epsilon=layer.epsilon)
+    return graph.node("BatchNormalization", [inputs[0], *names], name, epsilon=layer.epsilon)
 
 
-def _flatten(graph, layer):
-    graph.node("Flatten", [graph.x], layer.name, axis=1)  # C-order, as our Flatten
+def _flatten(graph, layer, inputs, shapes, name):
+    return graph.node("Flatten", inputs, name, axis=1)  # C-order, as our Flatten
 
 
-def _dropout(graph, layer):
-    graph.node("Identity", [graph.x], layer.name)
+def _dropout(graph, layer, inputs, shapes, name):
+    return graph.node("Identity", inputs, name)
 
 
-def _activation_layer(graph, layer):
+def _activation_layer(graph, layer, inputs, shapes, name):
     if layer.activation is None:
-        graph.node("Identity", [graph.x], layer.name)
-    else:
-        _activation(graph, layer.activation, layer.name)
+        return graph.node("Identity", inputs, name)
+    return _activation(graph, layer.activation, inputs[0], name)
 
 
 # Exact classes only: a subclass may change what the layer computes.
@@ -149,7 +167,43 @@ _EXPORTERS = {
     Sigmoid: _activation_layer,
     Tanh: _activation_layer,
     Softmax: _activation_layer,
+    **SEQUENCE_EXPORTERS,
 }
+
+
+def _steps(model):
+    """``(layer, input keys, output key, input shapes)`` for each call, in running order.
+
+    Keys identify tensors: a Sequential's are positions in the chain, a
+    Functional model's its symbolic tensors.
+    """
+    from dlcourse.nn.models import Sequential
+
+    if isinstance(model, Sequential):
+        for i, layer in enumerate(model.layers):
+            yield layer, [i], i + 1, [tuple(layer.input_shape)]
+        return
+    for node in model.nodes:
+        keys = [id(t) for t in node.input_list]
+        yield node.layer, keys, id(node.output), [tuple(t.shape) for t in node.input_list]
+
+
+def _signature(model):
+    """The inputs as ``[(name, key, shape, dtype)]``, the outputs as ``[(name, key, shape)]``."""
+    from dlcourse.nn.models import Sequential
+
+    if isinstance(model, Sequential):
+        inputs = [("input", 0, model.input_shape, model.input_dtype())]
+        return inputs, [("output", len(model.layers), model.output_shape)]
+    inputs = [
+        (name, id(t), shape, dtype)
+        for t, name, (shape, dtype) in zip(model.inputs, model.input_names, model.input_signature)
+    ]
+    names = (
+        ["output"] if model._single_output else [f"output_{i}" for i in range(len(model.outputs))]
+    )
+    outputs = [(n, id(t), t.shape) for n, t in zip(names, model.outputs)]
+    return inputs, outputs
 
 
 def _import_onnx():
@@ -164,8 +218,11 @@ def _import_onnx():
 def export_onnx(model, path, dtype="float32"):
     """Write ``model`` (built) as an ONNX file at ``path``; returns the path.
 
-    The graph has one input, ``"input"``, shaped like the model's inputs with a
-    free batch size, and one output, ``"output"``. Numbers are stored as
+    A Sequential's graph has one input, ``"input"``, shaped like the model's
+    inputs with a free batch size, and one output, ``"output"``; a Functional
+    model's inputs keep their names (``model.input_names``), and its outputs
+    are ``"output"`` (one) or ``"output_0"``, ``"output_1"``... Token ids stay
+    integers (int64, or the ``Input``'s integer type). Numbers are stored as
     ``dtype``: float32, what runtimes are built for, by default; "float64" keeps
     a float64 model's precision, but onnxruntime's CPU provider has no float64
     convolution, so only dense models run that way there. Run it with onnxruntime::
@@ -177,30 +234,46 @@ def export_onnx(model, path, dtype="float32"):
     A layer with no ONNX counterpart (one you wrote yourself) raises an
     ``UnsupportedLayerError`` naming it, and nothing is written.
     """
-    require_sequential(model, "export_onnx")
+    require_graph(model, "export_onnx")
     require_built(model, "export_onnx")
     dtype = str(dtype)
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}.")
-    exporters = []
-    for layer in model.layers:
-        exporter = _EXPORTERS.get(type(layer))
-        if exporter is None:
+    steps = list(_steps(model))
+    for layer, *_ in steps:
+        if type(layer) not in _EXPORTERS:
             supported = sorted({cls.__name__ for cls in _EXPORTERS})
             why = "it is not one of dlcourse's built-in layers (a layer of your own?)"
             raise unsupported_layer(layer, "ONNX", supported, why)
-        exporters.append(exporter)
 
     onnx = _import_onnx()
     helper = onnx.helper
     graph = _Graph(onnx, dtype)
-    for layer, exporter in zip(model.layers, exporters):
-        exporter(graph, layer)
-    graph.node("Identity", [graph.x], "output", output="output")  # a plain name for users
+    model_inputs, model_outputs = _signature(model)
+    names = {key: name for name, key, _, _ in model_inputs}
+    calls = {}
+    for layer, keys, out_key, shapes in steps:
+        count = calls[id(layer)] = calls.get(id(layer), 0) + 1
+        prefix = layer.name if count == 1 else f"{layer.name}/call_{count}"
+        exporter = _EXPORTERS[type(layer)]
+        names[out_key] = exporter(graph, layer, [names[k] for k in keys], shapes, prefix)
+    for name, key, _ in model_outputs:
+        graph.node("Identity", [names[key]], name, output=name)  # plain names for users
 
     element = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
-    inputs = [helper.make_tensor_value_info("input", element, ["batch", *model.input_shape[1:]])]
-    outputs = [helper.make_tensor_value_info("output", element, ["batch", *model.output_shape[1:]])]
+
+    def tensor_type(input_dtype):
+        kind = np.dtype(input_dtype).kind
+        return element if kind == "f" else helper.np_dtype_to_tensor_dtype(np.dtype(input_dtype))
+
+    inputs = [
+        helper.make_tensor_value_info(name, tensor_type(d), ["batch", *shape[1:]])
+        for name, _, shape, d in model_inputs
+    ]
+    outputs = [
+        helper.make_tensor_value_info(name, element, ["batch", *shape[1:]])
+        for name, _, shape in model_outputs
+    ]
     onnx_graph = helper.make_graph(graph.nodes, model.name, inputs, outputs, graph.initializers)
     opsets = [helper.make_opsetid("", OPSET)]
     from dlcourse import __version__
