@@ -27,6 +27,7 @@ COMMANDS = {
     "check": "dlcourse.course.commands.check",
     "book": "dlcourse.course.commands.book",
     "start": "dlcourse.course.commands.start",
+    "source": "dlcourse.course.commands.source",
     "autograde": "dlcourse.grading.command",
     "canvas": "dlcourse.grading.canvas_command",
     "bench": "dlcourse.bench.command",

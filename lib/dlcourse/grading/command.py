@@ -28,8 +28,12 @@ An interrupted run (DIR/.grading-in-progress.json) is resumed by the same comman
 records of notebooks that did not change are kept. Any other previous results are moved
 to DIR/backup-<timestamp>/ first.
 
-The per-student seeds come from a secret in <course-dir>/.grading-secret
-(created on first use, mode 0600); keep it out of version control.
+The gradebook is the course's: CourseDirectory.db_url of <course-dir>/nbgrader_config.py
+(a shared SQLite file, a database server), else <course-dir>/gradebook.db. The per-student
+seeds come from a secret in <course-dir>/.grading-secret (created on first use, mode 0600);
+keep it out of version control, and give graders who share a gradebook the same one
+(autograder/README.md, "Shared set-ups"). The summary lists identical submissions and says
+when course/ or the exchange holds an older student version than solutions/ gives.
 
 Examples:
   dlcourse autograde 02-activations --submitted autograder/submitted --out grades/02
@@ -229,6 +233,7 @@ def _autograde(args):
     from dlcourse.grading.batch import grade_all
     from dlcourse.grading.checks import checks_path
     from dlcourse.grading.plan import plan_assignment
+    from dlcourse.grading.stale import stale_notes
     from dlcourse.grading.submissions import find_submissions, snapshot
 
     course_dir = coursedir.course_path(args.course_dir)
@@ -252,6 +257,8 @@ def _autograde(args):
                 "could reach the course's files; every record says so",
                 file=sys.stderr,
             )
+        for note in stale_notes(course_dir, args.assignment):
+            print(f"dlcourse autograde: {note}", file=sys.stderr)
         checks_sha256 = _sha256(checks_path(course_dir, args.assignment).read_bytes())
         marker = _run_marker(assignment, checks_sha256)
         submissions = _with_identical_flags(snapshot(submissions, submitted, copies), assignment)
@@ -318,6 +325,7 @@ def _print_summary(out, records, assignment):
     )
     if flagged:
         print(f"{flagged} record(s) have flags for the instructor (see records/)")
+    _print_identical(records)
     limited = [(r, e) for r in records for e in r["exercises"] if e.get("limit")]
     if limited:
         print(f"scored 0 by a limit ({len(limited)}):")
@@ -327,6 +335,29 @@ def _print_summary(out, records, assignment):
         print(f"not graded ({len(not_graded)}):")
         for record in not_graded:
             print(f"  {_shown(record)}: {record['status']}: {record['reason']}")
+
+
+def _print_identical(records):
+    """Name the students whose submissions are identical: byte for byte first, then by code."""
+    from collections import defaultdict
+
+    from dlcourse.grading.submissions import IDENTICAL_PREFIX
+
+    flagged = [r for r in records if any(f.startswith(IDENTICAL_PREFIX) for f in r["flags"])]
+    by_bytes = defaultdict(list)
+    for record in flagged:
+        by_bytes[record.get("submission_sha256")].append(record)
+    same_file = [g for digest, g in by_bytes.items() if digest is not None and len(g) > 1]
+    in_a_file_group = {id(r) for group in same_file for r in group}
+    same_code = [r for r in flagged if id(r) not in in_a_file_group]
+    if not flagged:
+        return
+    print(f"identical submissions ({len(flagged)} student(s); the scores are not changed):")
+    for group in same_file:
+        print(f"  the same notebook, byte for byte: {', '.join(map(_shown, group))}")
+    for record in same_code:
+        flag = next(f for f in record["flags"] if f.startswith(IDENTICAL_PREFIX))
+        print(f"  {_shown(record)}: {flag}")
 
 
 def _shown(record):

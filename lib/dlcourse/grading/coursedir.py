@@ -1,7 +1,9 @@
 """nbgrader's course directory for grading: ``autograder/`` by default.
 
 nbgrader grades from a course folder that holds ``nbgrader_config.py``, the
-SQLite gradebook ``gradebook.db`` and the instructor's *source* notebooks in
+gradebook (``gradebook.db`` there, unless the config's ``CourseDirectory.db_url``
+names another: a shared SQLite file or any database SQLAlchemy reaches) and
+the instructor's *source* notebooks in
 ``source/<assignment>/<assignment>.ipynb``. Those source notebooks are not
 written by hand: they are made from ``solutions/<assignment>.py`` (the same
 way ``dlcourse build`` makes them), and nbgrader's ``generate_assignment``
@@ -48,8 +50,99 @@ def course_path(course_dir=None):
 
 
 def db_url(course_dir):
-    """The SQLAlchemy address of the course's gradebook."""
-    return f"sqlite:///{Path(course_dir) / GRADEBOOK_NAME}"
+    """The SQLAlchemy address of the course's gradebook.
+
+    ``CourseDirectory.db_url`` from the course folder's own ``nbgrader_config.py``
+    when it sets one (a relative SQLite path is read from the course folder, as
+    nbgrader run there reads it), else ``sqlite:///<course-dir>/gradebook.db``.
+    """
+    course_dir = Path(course_dir).resolve()
+    url = _configured_db_url(course_dir)
+    if url is None:
+        return f"sqlite:///{course_dir / GRADEBOOK_NAME}"
+    database = _sqlite_database(url)
+    if database is not None and not Path(database).is_absolute():
+        return f"sqlite:///{course_dir / database}"
+    return url
+
+
+def _configured_db_url(course_dir):
+    """The config file's ``CourseDirectory.db_url``, or None when it sets none.
+
+    Only the course folder's own file counts: a temporary course folder (tests,
+    workers) borrows the repository's settings, never its gradebook.
+    """
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config_file = Path(course_dir) / CONFIG_NAME
+    if not config_file.is_file():
+        return None
+    loaded = PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config()
+    url = loaded.CourseDirectory.get("db_url")
+    if url is None:
+        return None
+    if not isinstance(url, str) or not url.strip():
+        raise GradingSetupError(
+            f"CourseDirectory.db_url in {config_file} is {url!r}: give an SQLAlchemy URL, e.g. "
+            f"'sqlite:////srv/grading/gradebook.db', or remove the line for {GRADEBOOK_NAME} "
+            f"in the course folder."
+        )
+    return url
+
+
+def _sqlite_database(url):
+    """The file name in an SQLite URL (as written), or None for other databases."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception as err:  # SQLAlchemy's ArgumentError, or a ValueError from a bad port
+        raise GradingSetupError(
+            f"the gradebook's URL {url!r} is not an SQLAlchemy URL ({err}); fix "
+            f"CourseDirectory.db_url in the course's {CONFIG_NAME}."
+        ) from None
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if parsed.database in (None, "", ":memory:"):
+        raise GradingSetupError(
+            f"the gradebook's URL {url!r} is an in-memory SQLite database, which forgets every "
+            f"grade: give a file, e.g. 'sqlite:////srv/grading/gradebook.db'."
+        )
+    return parsed.database
+
+
+def gradebook_file(course_dir):
+    """The gradebook's SQLite file (absolute), or None when it is another database."""
+    database = _sqlite_database(db_url(course_dir))
+    return None if database is None else Path(database)
+
+
+def gradebook_exists(course_dir):
+    """Whether the gradebook was made already (a database server's is taken to exist)."""
+    path = gradebook_file(course_dir)
+    return path is None or path.is_file()
+
+
+def copy_gradebook(course_dir, assignment, target):
+    """A private SQLite gradebook at ``target`` that knows ``assignment`` (for a worker).
+
+    An SQLite gradebook is copied through SQLite's backup API, which reads a
+    consistent state even while a TA's formgrader writes to it. Another
+    database is not copied: the assignment is registered afresh in ``target``
+    from the source notebook, which must already be in ``target``'s folder.
+    """
+    import sqlite3
+
+    source = gradebook_file(course_dir)
+    target = Path(target)
+    if source is None:
+        _generate_assignment(assignment, target.parent)
+        return
+    with sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True) as read:
+        with sqlite3.connect(target) as write:
+            read.backup(write)
+        write.close()
+    read.close()
 
 
 def nbgrader_config(course_dir, assignment=None, db=None, **overrides):
@@ -112,7 +205,7 @@ def source_path(assignment, course_dir):
 def _registered(assignment, course_dir):
     from nbgrader.api import Gradebook, MissingEntry
 
-    if not (Path(course_dir) / GRADEBOOK_NAME).is_file():
+    if not gradebook_exists(course_dir):
         return False
     with Gradebook(db_url(course_dir)) as gb:
         try:

@@ -45,10 +45,11 @@ def _nbgrader_tables():
 def foreign_objects(course_dir):
     """``[(type, name)]`` of the gradebook's triggers, views and tables nbgrader does not define.
 
-    Empty when there is no gradebook yet. The file is opened read-only.
+    Empty when there is no gradebook yet, or when it is not SQLite (a database
+    server's schema is its administrator's). The file is opened read-only.
     """
-    path = Path(course_dir) / coursedir.GRADEBOOK_NAME
-    if not path.is_file():
+    path = coursedir.gradebook_file(course_dir)
+    if path is None or not path.is_file():
         return []
     known = _nbgrader_tables()
     with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
@@ -68,7 +69,7 @@ def check_gradebook(course_dir):
     """Raise :class:`GradebookError` naming the foreign objects, if the gradebook has any."""
     found = foreign_objects(course_dir)
     if found:
-        path = Path(course_dir) / coursedir.GRADEBOOK_NAME
+        path = coursedir.gradebook_file(course_dir)
         names = ", ".join(f"{kind} {name!r}" for kind, name in found)
         raise GradebookError(
             f"the gradebook {path} holds what nbgrader never creates: {names}. A trigger "
@@ -85,7 +86,12 @@ def _writable(record):
 
 
 def memory_path(course_dir):
-    return Path(course_dir) / MEMORY_NAME
+    """Next to the gradebook: in the course folder, or beside a shared SQLite file elsewhere."""
+    course_dir = Path(course_dir).resolve()
+    path = coursedir.gradebook_file(course_dir)
+    if path is None or path == course_dir / coursedir.GRADEBOOK_NAME:
+        return course_dir / MEMORY_NAME
+    return path.with_name(f"{path.name}{MEMORY_NAME}")  # one per gradebook in that folder
 
 
 def _well_formed(memory):

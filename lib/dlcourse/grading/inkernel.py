@@ -48,7 +48,7 @@ class PrivateCourse:
         target = coursedir.source_path(assignment, self.folder)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
-        shutil.copy2(Path(course_dir) / coursedir.GRADEBOOK_NAME, self.db_path)
+        coursedir.copy_gradebook(course_dir, assignment, self.db_path)
         jupyter = self.folder / "jupyter"
         write_kernelspec(jupyter, memory_mb)
         # Kernels started from this process find the limited "python3" spec first.

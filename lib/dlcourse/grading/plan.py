@@ -24,6 +24,9 @@ def locked_sources(nb):
 def forbidden_paths(course_dir, secret_file, extra=()):
     """What the sandbox may not read: the course's own files and everything about grading."""
     paths = [Path(course_dir), Path(secret_file), *map(Path, extra)]
+    gradebook = coursedir.gradebook_file(course_dir)  # a shared one may live elsewhere
+    if gradebook is not None:
+        paths.append(gradebook)
     root = find_root()
     if root is not None:
         paths += [root / "solutions", root / "autograder", root / "build", root / ".git"]

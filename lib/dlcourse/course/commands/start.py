@@ -7,14 +7,18 @@ course/NN-name.ipynb` reports on every exercise of one. Ctrl-C stops the server.
 
 --instructor opens nbgrader's formgrader instead, on autograder/ (nbgrader's
 course folder): it first brings autograder/source/ up to date with solutions/
-and registers the chapters in the gradebook, then lands on the formgrader's
-list of assignments. JupyterLab runs on the same server, for the source
-notebooks.
+(as `dlcourse source` does: every chapter's source notebook; in the gradebook
+only the chapters named, released to the exchange or registered already),
+then lands on the formgrader's list of assignments. JupyterLab runs on the
+same server, for the source notebooks. The student view says when nbgrader's
+exchange, which its Assignment List needs, does not exist (and makes the
+standard one, /srv/nbgrader/exchange, when run as root).
 
 Examples:
   dlcourse start
   dlcourse start --port 9000 --no-browser
   dlcourse start --instructor
+  dlcourse start --instructor 02-activations     # register it too, to release it
 """
 
 import sys
@@ -29,6 +33,13 @@ def add_arguments(parser):
         "--instructor",
         action="store_true",
         help="open nbgrader's formgrader on autograder/ (the instructor view) instead",
+    )
+    parser.add_argument(
+        "chapters",
+        nargs="*",
+        metavar="CHAPTER",
+        help="with --instructor: chapters to register in the gradebook besides those released "
+        "or registered already (see dlcourse source)",
     )
     parser.add_argument(
         "--port", type=int, metavar="N", help="the port (default: 8888, or the next free one)"
@@ -71,9 +82,13 @@ def run(args):
             file=sys.stderr,
         )
         return 1
+    if args.chapters and not args.instructor:
+        print("dlcourse start: CHAPTER names go with --instructor", file=sys.stderr)
+        return 2
     if args.instructor:
         view = dict(landing="/formgrader", title="The formgrader")
-        problem = _prepare_instructor(notebook_dir)
+        _say_about_the_exchange(notebook_dir)
+        problem = _prepare_instructor(notebook_dir, args.chapters)
         if problem:
             print(f"dlcourse start --instructor: {problem}", file=sys.stderr)
             return 1
@@ -82,6 +97,8 @@ def run(args):
         # course's nbgrader_config.py from the server's working folder.
         autograder = folder(None, "autograder", "--course") if find_root() else None
         workdir = autograder if autograder is not None and autograder.is_dir() else notebook_dir
+        if autograder is not None and autograder.is_dir():
+            _say_about_the_exchange(autograder)
         view = dict(title="The course", workdir=workdir, disabled=STUDENT_DISABLED)
     try:
         return run_lab(notebook_dir, port=args.port, open_browser=not args.no_browser, **view)
@@ -90,55 +107,43 @@ def run(args):
         return 1
 
 
-def _prepare_instructor(autograder):
+def _prepare_instructor(autograder, chapters=()):
     """Bring autograder/source/ and the gradebook up to date; an error message, or None.
 
-    Chapter by chapter, so that one broken solution file is reported and
-    skipped instead of keeping the formgrader closed.
+    Every chapter's source notebook is written, so that the formgrader lists
+    them all; only the named ones, those released to the exchange and those
+    in the gradebook already are registered (see ``dlcourse source``). One
+    broken solution file is reported and skipped instead of keeping the
+    formgrader closed.
     """
     from tqdm import tqdm
 
+    from dlcourse.course.commands.source import report
     from dlcourse.course.paths import CourseLayoutError, solution_files
-    from dlcourse.grading.coursedir import GradingSetupError, ensure_source, solutions_dir
+    from dlcourse.grading.coursedir import GradingSetupError, solutions_dir
+    from dlcourse.grading.prepare_sources import prepare_sources
 
     try:
         solutions = solutions_dir()
     except CourseLayoutError as err:
         return str(err)
-    chapters = solution_files(solutions)
-    if not chapters:
+    if not solution_files(solutions):
         return f"no chapters (NN-name.py) in {solutions}: nothing to grade."
-    failed, kept = [], []
-    for chapter in tqdm(chapters, desc="source assignments", unit="chapter"):
-        try:
-            kept += _back_up_edited_source(chapter.stem, autograder, solutions)
-            ensure_source(chapter.stem, autograder, solutions)
-        except (GradingSetupError, OSError, ValueError) as err:
-            failed.append(f"  {chapter.stem}: {err}")
-    for path in kept:
-        print(f"edited in the formgrader, rebuilt from solutions/; previous version kept in {path}")
-    if failed:
-        print("Not in the formgrader (fix the solution file, then start again):", file=sys.stderr)
-        print("\n".join(failed), file=sys.stderr)
-    print(f"{len(chapters) - len(failed)} assignments ready in {autograder}.", flush=True)
+    bar = dict(desc="source assignments", unit="chapter")
+    try:
+        done = prepare_sources(
+            autograder, solutions, named=chapters, progress=lambda xs: tqdm(xs, **bar)
+        )
+    except GradingSetupError as err:
+        return str(err)
+    report(done, autograder, "dlcourse start --instructor")
+    print(f"{len(done.registered)} assignment(s) registered in {autograder}.", flush=True)
     return None
 
 
-def _back_up_edited_source(name, autograder, solutions):
-    """Copy a source notebook that differs from its solution file aside; [backup path] or [].
+def _say_about_the_exchange(autograder):
+    from dlcourse.grading.exchange import ensure_exchange
 
-    ``ensure_source`` rewrites autograder/source/ from solutions/ (the source of
-    truth); an instructor's edits made there in the formgrader must not vanish.
-    """
-    import shutil
-    import time
-
-    from dlcourse.grading.coursedir import source_path, source_text
-
-    current = source_path(name, autograder)
-    if not current.is_file() or current.read_text(encoding="utf-8") == source_text(name, solutions):
-        return []
-    backup = autograder / ".backups" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
-    backup.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(current, backup)
-    return [backup]
+    message = ensure_exchange(autograder)
+    if message:
+        print(f"dlcourse start: {message}", file=sys.stderr)
