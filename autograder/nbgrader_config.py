@@ -43,7 +43,7 @@ c.Autograde.sanitize_preprocessors = [
 # c.CourseDirectory.db_url = "postgresql://grader@db.example.org/dlcourse"
 
 # The exchange (release, fetch, submit between instructor and students) is
-# nbgrader's standard one, /srv/nbgrader/exchange, shared by every user of the
-# machine (README.md, "JupyterHub"). Set another here, never inside the
-# repository: nbgrader makes its folders world-writable.
-# c.Exchange.root = "/srv/nbgrader/exchange"
+# nbgrader's standard one, /usr/local/share/nbgrader/exchange, shared by every
+# user of the machine (README.md, "JupyterHub"). Set another here, never inside
+# the repository: nbgrader makes its folders world-writable.
+# c.Exchange.root = "/srv/nbgrader/dlcourse/exchange"

@@ -1,6 +1,6 @@
 """nbgrader's exchange, where the instructor releases and the students fetch and submit.
 
-It is nbgrader's standard ``/srv/nbgrader/exchange`` unless the course's
+It is nbgrader's standard one (``/usr/local/share/nbgrader/exchange``) unless the course's
 ``nbgrader_config.py`` sets ``Exchange.root``. nbgrader makes the course's
 folders in it writable by everyone (the students submit there), so it is one
 folder per machine, outside every repository and home.
@@ -12,7 +12,14 @@ from pathlib import Path
 
 from dlcourse.grading.coursedir import CONFIG_NAME
 
-STANDARD_ROOT = "/srv/nbgrader/exchange"  # nbgrader's Exchange.root default
+
+def _standard_root():
+    from nbgrader.exchange.default.exchange import Exchange
+
+    return Exchange.root.default_value  # read, not copied: nbgrader 0.9 moved it from /srv
+
+
+STANDARD_ROOT = _standard_root()
 
 
 def _course_config(course_dir):

@@ -12,7 +12,7 @@ only the chapters named, released to the exchange or registered already),
 then lands on the formgrader's list of assignments. JupyterLab runs on the
 same server, for the source notebooks. The student view says when nbgrader's
 exchange, which its Assignment List needs, does not exist (and makes the
-standard one, /srv/nbgrader/exchange, when run as root).
+standard one, /usr/local/share/nbgrader/exchange, when run as root).
 
 Examples:
   dlcourse start
