@@ -181,7 +181,18 @@ class TorchBackend(Backend):
     def dense(self, x, kernel, bias=None):
         if bias is not None and x.ndim == 2:
             return torch.addmm(bias, x, kernel)  # one fused kernel for x @ w + b
+        if bias is not None:  # sequences (batch, steps, features): addmm on the rows too
+            return F.linear(x, kernel.t(), bias)
         return super().dense(x, kernel, bias)
+
+    def scan(self, step, init, xs):
+        # torch.unbind, not xs[t]: the backward of xs[t] fills a zero tensor the size
+        # of all of xs at every step (T^2 work); unbind's backward is one stack
+        carry, history = tuple(init), []
+        for x_t in torch.unbind(xs, 0):
+            carry = tuple(step(carry, x_t))
+            history.append(carry)
+        return tuple(torch.stack([c[k] for c in history], 0) for k in range(len(carry)))
 
     def embedding(self, ids, table):
         return F.embedding(ids, table)

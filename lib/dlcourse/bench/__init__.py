@@ -8,7 +8,7 @@
     print(format_table(report))
     plot_bench(report, "bench.png")
 
-Three networks (``networks``: an MLP, a small CNN, an LSTM), each trained for
+Four networks (``networks``: an MLP, a small CNN, an LSTM, a small transformer), each trained for
 a fixed number of steps by every dlcourse backend, a plain PyTorch loop and
 Keras 3 on each of its backends (``impls``), every row in a fresh process
 (``runner``). The columns are the time per step, samples per second, the

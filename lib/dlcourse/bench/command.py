@@ -21,7 +21,9 @@ Examples:
 import json
 import sys
 
-HELP = "time training steps of an MLP, a CNN and an LSTM on every library, with a table"
+HELP = (
+    "time training steps of an MLP, a CNN, an LSTM and a transformer on every library, with a table"
+)
 
 
 def _names(text):
@@ -44,7 +46,9 @@ def _threads(text):
 
 def add_arguments(parser):
     parser.add_argument(
-        "--networks", default="mlp,cnn,rnn", help="comma-separated: mlp, cnn, rnn (default: all)"
+        "--networks",
+        default="mlp,cnn,rnn,transformer",
+        help="comma-separated: mlp, cnn, rnn, transformer (default: all)",
     )
     parser.add_argument(
         "--impls", default=None, help="comma-separated implementations (default: all)"

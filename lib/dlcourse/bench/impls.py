@@ -36,7 +36,7 @@ class Impl:
     backend: str
     packages: tuple  # importable module names the row needs
     install: str  # the command that installs them
-    networks: tuple = ("mlp", "cnn", "rnn")
+    networks: tuple = ("mlp", "cnn", "rnn", "transformer")
     devices: tuple = ("cpu", "cuda")
     keras_backend: str = None  # KERAS_BACKEND for the row's process
 
@@ -48,8 +48,6 @@ class Impl:
     def unsupported(self, network, device):
         """Why this row cannot run ``network`` on ``device``; None when it can."""
         if network not in self.networks:
-            if self.impl == "dlcourse":
-                return "dlcourse has no recurrent layer (LSTM/GRU): no dlcourse rows for rnn"
             return f"{self.name} does not run the {network} network"
         if device not in self.devices:
             return f"the {self.name} backend runs on the CPU only"
@@ -69,7 +67,6 @@ def _dlcourse(backend):
         backend=backend,
         packages=packages,
         install=install,
-        networks=("mlp", "cnn"),
         devices=("cpu", "cuda") if gpu else ("cpu",),
     )
 

@@ -129,7 +129,7 @@ def _no_gpu_report(machine, specs):
 
 
 def run_bench(
-    networks=("mlp", "cnn", "rnn"),
+    networks=("mlp", "cnn", "rnn", "transformer"),
     impls=None,
     steps=50,
     warmup=1,

@@ -6,8 +6,15 @@ row's worker makes its data that way.
 
 from dlcourse.bench.epoch_timer import timing_callback
 from dlcourse.bench.networks import (
+    CLASSES,
     CNN_FILTERS,
     CNN_KERNEL,
+    GPT_BLOCKS,
+    GPT_HEADS,
+    GPT_MLP,
+    GPT_STEPS,
+    GPT_VOCAB,
+    GPT_WIDTH,
     LEARNING_RATE,
     MLP_SIZES,
     RNN_FEATURES,
@@ -19,7 +26,7 @@ __all__ = ["keras_model", "make_trainer"]
 
 
 def keras_model(network):
-    """The ``keras.Sequential`` for ``network``, seeded."""
+    """The Keras model for ``network`` (a ``Sequential``, or a Functional graph), seeded."""
     import keras
     from keras import layers
 
@@ -39,7 +46,36 @@ def keras_model(network):
         return keras.Sequential(
             [keras.Input((RNN_STEPS, RNN_FEATURES)), layers.LSTM(RNN_UNITS), layers.Dense(10)]
         )
+    if network.name == "transformer":
+        return _transformer()
     raise ValueError(f"no Keras model for the {network.name} network.")
+
+
+def _transformer():
+    """The dlcourse transformer in Keras's layers (a learned position vector per step,
+    added: keras_hub's PositionEmbedding without keras_hub)."""
+    import keras
+    from keras import layers
+
+    class AddPositions(layers.Layer):
+        def build(self, input_shape):
+            self.positions = self.add_weight(
+                shape=(GPT_STEPS, GPT_WIDTH), initializer="glorot_uniform", name="positions"
+            )
+
+        def call(self, x):
+            return x + self.positions
+
+    ids = keras.Input((GPT_STEPS,), dtype="int64")
+    h = AddPositions()(layers.Embedding(GPT_VOCAB, GPT_WIDTH)(ids))
+    for _ in range(GPT_BLOCKS):
+        a = layers.LayerNormalization()(h)
+        attention = layers.MultiHeadAttention(GPT_HEADS, GPT_WIDTH // GPT_HEADS)
+        h = layers.Add()([h, attention(a, a, use_causal_mask=True)])
+        m = layers.Dense(GPT_MLP, activation="relu")(layers.LayerNormalization()(h))
+        h = layers.Add()([h, layers.Dense(GPT_WIDTH)(m)])
+    pooled = layers.GlobalAveragePooling1D()(layers.LayerNormalization()(h))
+    return keras.Model(ids, layers.Dense(CLASSES)(pooled))
 
 
 def make_trainer(network, device):

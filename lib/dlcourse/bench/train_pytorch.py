@@ -7,8 +7,15 @@ the loss as a Python number (``loss.item()``). That is the same work a
 """
 
 from dlcourse.bench.networks import (
+    CLASSES,
     CNN_FILTERS,
     CNN_KERNEL,
+    GPT_BLOCKS,
+    GPT_HEADS,
+    GPT_MLP,
+    GPT_STEPS,
+    GPT_VOCAB,
+    GPT_WIDTH,
     LEARNING_RATE,
     MLP_SIZES,
     RNN_FEATURES,
@@ -54,7 +61,52 @@ def torch_model(network):
                 return self.dense(out[:, -1])
 
         return LastStep()
+    if network.name == "transformer":
+        return _transformer()
     raise ValueError(f"no PyTorch model for the {network.name} network.")
+
+
+def _transformer():
+    """The dlcourse transformer in PyTorch's own modules (nn.MultiheadAttention: its
+    fused scaled_dot_product_attention when the mask is causal)."""
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm1, self.norm2 = nn.LayerNorm(GPT_WIDTH), nn.LayerNorm(GPT_WIDTH)
+            self.attention = nn.MultiheadAttention(GPT_WIDTH, GPT_HEADS, batch_first=True)
+            self.mlp = nn.Sequential(
+                nn.Linear(GPT_WIDTH, GPT_MLP), nn.ReLU(), nn.Linear(GPT_MLP, GPT_WIDTH)
+            )
+            # True = may not attend (PyTorch's convention): the keys after the query
+            hidden = torch.ones(GPT_STEPS, GPT_STEPS, dtype=torch.bool).triu(1)
+            self.register_buffer("hidden", hidden, persistent=False)
+
+        def forward(self, h):
+            a = self.norm1(h)
+            attended, _ = self.attention(
+                a, a, a, attn_mask=self.hidden, is_causal=True, need_weights=False
+            )
+            h = h + attended
+            return h + self.mlp(self.norm2(h))
+
+    class Transformer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tokens = nn.Embedding(GPT_VOCAB, GPT_WIDTH)
+            self.positions = nn.Parameter(torch.zeros(GPT_STEPS, GPT_WIDTH))
+            nn.init.xavier_uniform_(self.positions)
+            self.blocks = nn.Sequential(*[Block() for _ in range(GPT_BLOCKS)])
+            self.norm = nn.LayerNorm(GPT_WIDTH)
+            self.head = nn.Linear(GPT_WIDTH, CLASSES)
+
+        def forward(self, ids):
+            h = self.blocks(self.tokens(ids) + self.positions)
+            return self.head(self.norm(h).mean(dim=1))
+
+    return Transformer()
 
 
 def make_trainer(network, device):

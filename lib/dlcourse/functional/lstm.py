@@ -17,25 +17,37 @@ gates rather than of weight matrices, so a gradient can cross many steps
 without vanishing when f stays near 1.
 """
 
-from dlcourse.functional._common import namespace
-from dlcourse.functional._sequence import (
-    check_dout,
-    check_recurrent,
-    previous_states,
-    sigmoid,
-    sum_over_batch_and_time,
-)
+from dlcourse.functional._common import device, namespace
+from dlcourse.functional._sequence import check_dout, check_recurrent
 
 __all__ = ["lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"]
+
+
+def _gate_scale(xp, a):
+    """(4H,) scale and offset: sigmoid(z) = tanh(z/2)/2 + 1/2 for i, f, o; tanh for g.
+
+    sigmoid(z) = (1 + tanh(z/2)) / 2 never overflows, so all four gates come
+    from one tanh over the whole of a (N, 4H), scaled by 1/2 except on g, then
+    one multiply-add: one pass over the gates instead of four.
+    """
+    H = a.shape[-1] // 4
+    scale = xp.full((4 * H,), 0.5, dtype=a.dtype, device=device(a))
+    scale[2 * H : 3 * H] = 1.0
+    offset = xp.full((4 * H,), 0.5, dtype=a.dtype, device=device(a))
+    offset[2 * H : 3 * H] = 0.0
+    return scale, offset
+
+
+def _activate(xp, a, scale, offset):
+    """The four gates side by side (..., 4H)."""
+    return xp.tanh(a * scale) * scale + offset
 
 
 def _cell(xp, a, c_prev):
     """From the pre-activations a (..., 4H): gates (i, f, g, o), the new c and tanh(c)."""
     H = a.shape[-1] // 4
-    i = sigmoid(xp, a[..., :H])
-    f = sigmoid(xp, a[..., H : 2 * H])
-    g = xp.tanh(a[..., 2 * H : 3 * H])
-    o = sigmoid(xp, a[..., 3 * H :])
+    acts = _activate(xp, a, *_gate_scale(xp, a))
+    i, f, g, o = (acts[..., k * H : (k + 1) * H] for k in range(4))
     c = f * c_prev + i * g
     return (i, f, g, o), c, xp.tanh(c)
 
@@ -88,35 +100,59 @@ def lstm_forward(x, h0, c0, wx, wh, b):
     """
     dims = check_recurrent(x, [("h0", h0), ("c0", c0)], wx, wh, b, gates=4)
     xp = namespace(x, h0, c0, wx, wh, b)
-    xw = x @ wx + b  # every step's input term in one product
+    T, N, H = dims["T"], dims["N"], dims["H"]
+    # Time first, so that each step reads one contiguous block: every step's
+    # input term in one product, then the states as they come. No array is
+    # written in place, so that torch.autograd can differentiate this too.
+    xt = xp.reshape(xp.permute_dims(x, (1, 0, 2)), (T * N, dims["D"]))
+    xw = xp.reshape(xt @ wx + b, (T, N, 4 * H))
+    scale, offset = _gate_scale(xp, xw)
     h, c = h0, c0
-    steps = []
-    for t in range(dims["T"]):
-        gates, c, tc = _cell(xp, xw[:, t, :] + h @ wh, c)
-        h = gates[3] * tc
-        steps.append((gates, c, tc, h))
-    # Stacked along time, each (N, T, H): the cache holds arrays, not T tuples.
-    stacked = [xp.stack([s[0][j] for s in steps], axis=1) for j in range(4)]
-    cs, tcs, hs = (xp.stack([s[j] for s in steps], axis=1) for j in (1, 2, 3))
-    cache = {"x": x, "h0": h0, "c0": c0, "wx": wx, "wh": wh}
-    return hs, {**cache, "gates": stacked, "cs": cs, "tcs": tcs, "hs": hs}
+    acts, cs, tcs, hs = [], [c0], [], [h0]  # cs[t], hs[t]: the states step t starts from
+    for t in range(T):
+        gates = _activate(xp, xw[t] + h @ wh, scale, offset)
+        c = gates[:, H : 2 * H] * c + gates[:, :H] * gates[:, 2 * H : 3 * H]
+        tc = xp.tanh(c)
+        h = gates[:, 3 * H :] * tc
+        acts.append(gates)
+        cs.append(c)
+        tcs.append(tc)
+        hs.append(h)
+    acts, cs, tcs, hs = (xp.stack(a, axis=0) for a in (acts, cs, tcs, hs))
+    out = xp.permute_dims(hs[1:], (1, 0, 2))
+    cache = {"xt": xt, "h0": h0, "c0": c0, "wx": wx, "wh": wh, "acts": acts}
+    return out, {**cache, "cs": cs, "tcs": tcs, "hs_by_time": hs, "hs": out, "c_last": cs[T]}
 
 
-def lstm_backward(dhs, cache):
-    """Backpropagation through time: ``(dx, dh0, dc0, dwx, dwh, db)`` from dhs (N, T, H)."""
-    hs, cs, wh = cache["hs"], cache["cs"], cache["wh"]
+def lstm_backward(dhs, cache, dc=None):
+    """Backpropagation through time: ``(dx, dh0, dc0, dwx, dwh, db)`` from dhs (N, T, H).
+
+    ``dc``: the gradient reaching the last cell state (N, H), when the cell
+    state itself is an output (a layer's ``return_state``); None: zero.
+    """
+    hs, cs, wh, acts, tcs = cache["hs"], cache["cs"], cache["wh"], cache["acts"], cache["tcs"]
     xp = check_dout("dhs", dhs, hs.shape)
-    c_prevs = previous_states(xp, cache["c0"], cs)
-    dh, dc = xp.zeros_like(cache["h0"]), xp.zeros_like(cache["c0"])
-    das = [None] * hs.shape[1]
-    for t in reversed(range(hs.shape[1])):
-        gates = tuple(gate[:, t, :] for gate in cache["gates"])
-        das[t], dc = _cell_backward(
-            xp, dhs[:, t, :] + dh, dc, gates, c_prevs[:, t, :], cache["tcs"][:, t, :]
-        )
-        dh = das[t] @ wh.mT
-    da = xp.stack(das, axis=1)
-    dx = da @ cache["wx"].mT
-    dwx = sum_over_batch_and_time(xp, cache["x"], da)
-    dwh = sum_over_batch_and_time(xp, previous_states(xp, cache["h0"], hs), da)
-    return dx, dh, dc, dwx, dwh, xp.sum(da, axis=(0, 1))
+    N, T, H = hs.shape
+    dh = xp.zeros_like(cache["h0"])
+    if dc is None:
+        dc = xp.zeros_like(cache["c0"])
+    else:
+        check_dout("dc", dc, tuple(cache["c0"].shape))
+    da = xp.empty_like(acts)  # dL/da of every step, time first like acts
+    for t in reversed(range(T)):
+        i, f, g, o = (acts[t, :, k * H : (k + 1) * H] for k in range(4))
+        dh = dhs[:, t, :] + dh
+        # c reaches the loss directly and through h = o * tanh(c)
+        dc = dc + dh * o * (1 - tcs[t] * tcs[t])
+        da[t, :, :H] = dc * g * i * (1 - i)  # sigmoid' = s (1 - s)
+        da[t, :, H : 2 * H] = dc * cs[t] * f * (1 - f)
+        da[t, :, 2 * H : 3 * H] = dc * i * (1 - g * g)  # tanh' = 1 - tanh^2
+        da[t, :, 3 * H :] = dh * tcs[t] * o * (1 - o)
+        dc = dc * f
+        dh = da[t] @ wh.mT
+    rows = xp.reshape(da, (T * N, 4 * H))
+    dx = xp.permute_dims(xp.reshape(rows @ cache["wx"].mT, (T, N, -1)), (1, 0, 2))
+    # the same weights at every step: each gradient sums every step's share at once
+    dwx = cache["xt"].mT @ rows
+    dwh = xp.reshape(cache["hs_by_time"][:T], (T * N, H)).mT @ rows
+    return dx, dh, dc, dwx, dwh, xp.sum(rows, axis=0)

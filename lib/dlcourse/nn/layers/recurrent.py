@@ -189,32 +189,17 @@ class LSTM(_Recurrent):
         return (o * ops.tanh(c), c)
 
     def forward(self, x, training=False):
-        # step by step, so that backward can also start from a gradient of the last c
-        h = c = self._zeros(x)
-        hs, caches = [], []
-        for t in range(x.shape[1]):
-            h, c, cache = F.lstm_step_forward(
-                x[:, t, :], h, c, self.kernel, self.recurrent_kernel, self.bias
-            )
-            hs.append(h)
-            caches.append(cache)
-        hs = namespace(x).stack(hs, axis=1)
-        self._cache = (caches, hs, c)
-        return self._output(hs, [h, c])
+        # the whole sequence at once: one input product for every step, and
+        # lstm_backward starts from the last c's gradient too (return_state)
+        h0 = c0 = self._zeros(x)
+        hs, self._cache = F.lstm_forward(x, h0, c0, self.kernel, self.recurrent_kernel, self.bias)
+        return self._output(hs, [hs[:, -1, :], self._cache["c_last"]])
 
     def backward(self, dout):
-        caches, hs, c_last = self._cache
-        xp = namespace(hs)
-        dhs, dc = self._split_dout(dout, hs)
-        dh = xp.zeros_like(c_last)
-        dc = xp.zeros_like(c_last) if dc is None else dc
-        dxs = [None] * len(caches)
-        dwx = dwh = db = 0
-        for t in reversed(range(len(caches))):
-            dxs[t], dh, dc, gx, gh, gb = F.lstm_step_backward(dhs[:, t, :] + dh, dc, caches[t])
-            dwx, dwh, db = dwx + gx, dwh + gh, db + gb
+        dhs, dc = self._split_dout(dout, self._cache["hs"])
+        dx, _, _, dwx, dwh, db = F.lstm_backward(dhs, self._cache, dc=dc)
         self.grads = {"kernel": dwx, "recurrent_kernel": dwh, "bias": db}
-        return xp.stack(dxs, axis=1)
+        return dx
 
 
 class GRU(_Recurrent):
