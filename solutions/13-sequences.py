@@ -148,9 +148,9 @@ def check_embedding(ids, D, V, seed):
 
 
 # %% nbgrader={"grade": true, "grade_id": "check_embedding_backward", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-expect_close(embedding_backward(dout_hand, ids_hand, 3), summed, "dtable (by hand)")
-check_embedding(np.array([3, 1, 3, 0]), D=4, V=5, seed=1)
+check_embedding(np.array([3, 1, 3, 0]), D=4, V=5, seed=1)  # token 3 twice
 check_embedding(np.random.default_rng(2).integers(0, 6, size=(3, 7)), D=3, V=6, seed=2)
+expect_close(embedding_backward(dout_hand, ids_hand, 3), summed, "dtable (by hand)")
 print("embedding_backward: all visible checks passed.")
 ### BEGIN HIDDEN TESTS
 check_embedding(np.random.default_rng(3).integers(0, 4, size=(5, 9)), D=2, V=10, seed=3)
