@@ -102,6 +102,17 @@ def test_checks_pass_the_solution(sources, checks, seed):
         assert run_exercise(exercise, sources, {}, seed=seed) == [], grade_id
 
 
+def test_checks_fail_every_exercise_of_the_student_version(checks, sources):
+    import nbformat
+
+    student = nbformat.read(ROOT / "course" / f"{CHAPTER}.ipynb", as_version=4)
+    stubs = {cells.grade_id(c): c.source for c in student.cells if cells.is_solution(c)}
+    assert all("raise NotImplementedError()" in source for source in stubs.values()), stubs
+    for grade_id, exercise in checks.items():
+        failures = run_exercise(exercise, sources, stubs)
+        assert failures and all("NotImplementedError" in m for m in failures), grade_id
+
+
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))
 def test_each_mistake_costs_its_exercise_only_and_is_named(sources, checks, mistake):
     wrong = mutated(sources, mistake)
