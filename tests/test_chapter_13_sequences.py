@@ -9,9 +9,12 @@ backends with the same, falling losses.
 """
 
 import contextlib
+import copy
 import io
 import math
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -141,6 +144,81 @@ def test_clipping_in_place_is_named(sources, checks):
     wrong = {"clip_grad_norm": sources["clip_grad_norm"].replace(old, in_place)}
     failures = run_exercise(checks["check_clip_grad_norm"], sources, wrong)
     assert failures and all("changed its input g0 in place" in m for m in failures), failures
+
+
+def bubblewrap_problem():
+    """Why the OS sandbox cannot grade this checkout here (None: it can)."""
+    from dlcourse.grading import osbox
+
+    problem = osbox.probe()
+    if problem:
+        return problem
+    argv = [sys.executable, "-I", "-c", "import dlcourse"]
+    done = subprocess.run(
+        osbox.command(osbox.base_view(), argv), capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:  # e.g. dlcourse imported from PYTHONPATH, which -I ignores
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"the bubblewrap sandbox cannot import this checkout's dlcourse ({last})"
+    return None
+
+
+@pytest.fixture(scope="module", params=["bubblewrap", "child process"])
+def grade(request, tmp_path_factory):
+    """grade(replace) -> {grade_id: points} from the real grading engine, on the student
+    version with the instructor's solution cells, ``replace`` swapped in."""
+    import nbformat
+
+    from dlcourse.grading import osbox, selfcheck
+
+    if request.param == "bubblewrap":
+        problem = bubblewrap_problem()
+        if problem:
+            pytest.skip(f"grading in bubblewrap: {problem}")
+    student = nbformat.read(ROOT / "course" / f"{CHAPTER}.ipynb", as_version=4)
+    solution = cell_sources(CHAPTER)
+    folder = tmp_path_factory.mktemp("graded")
+
+    def points(replace):
+        nb = copy.deepcopy(student)
+        for cell in nb.cells:
+            gid = cells.grade_id(cell)
+            if cells.is_solution(cell):
+                cell.source = replace.get(gid, solution[gid])
+        path = folder / f"{CHAPTER}.ipynb"
+        nbformat.write(nb, path)
+        with pytest.MonkeyPatch.context() as patch:
+            if request.param == "child process":  # what autograde --no-os-sandbox does
+                patch.setattr(osbox, "probe", lambda: "bubblewrap turned off by the test")
+            view = selfcheck.check_like_the_grader(path)
+        assert view.os_sandbox == (request.param == "bubblewrap")
+        return {e["grade_id"]: e["points"] for e in view.record["exercises"]}
+
+    return points
+
+
+FULL_MARKS = {
+    "check_embedding_backward": 2,
+    "check_rnn_step_backward": 3,
+    "check_bptt": 3,
+    "check_clip_grad_norm": 2,
+    "check_lstm_step_backward": 4,
+}
+
+
+def test_the_grader_gives_the_solution_full_marks_and_the_stubs_nothing(grade):
+    assert grade({}) == FULL_MARKS
+    import nbformat
+
+    student = nbformat.read(ROOT / "course" / f"{CHAPTER}.ipynb", as_version=4)
+    stubs = {cells.grade_id(c): c.source for c in student.cells if cells.is_solution(c)}
+    assert grade(stubs) == dict.fromkeys(FULL_MARKS, 0)
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_the_grader_takes_exactly_the_exercise_of_each_mistake(grade, sources, mistake):
+    own = NAMED[mistake][0]
+    assert grade(mutated(sources, mistake)) == FULL_MARKS | {own: 0}
 
 
 def run_check_cell(nb, check_id, replace):

@@ -190,7 +190,7 @@ def _clip_untouched(g0, g1, g2, max_norm):
     grads = [g0.copy(), g1.copy(), g2.copy()]
     clipped, total_norm = clip_grad_norm(grads, float(max_norm))
     assert len(clipped) == 3, f"clipped must hold one array per gradient, got {len(clipped)}."
-    return {"clipped[0]": clipped[0], "clipped[1]": clipped[1], "clipped[2]": clipped[2],
+    return {"clipped_0": clipped[0], "clipped_1": clipped[1], "clipped_2": clipped[2],
             "total_norm": np.asarray(float(total_norm)), "g0_after_call": grads[0],
             "g1_after_call": grads[1], "g2_after_call": grads[2]}
 """
@@ -212,7 +212,7 @@ def clip_cases(rng):
 
 def expected_clip(g0, g1, g2, max_norm):
     clipped, total_norm = F.clip_grad_norm([g0, g1, g2], float(max_norm))
-    return {f"clipped[{k}]": c for k, c in enumerate(clipped)} | {
+    return {f"clipped_{k}": c for k, c in enumerate(clipped)} | {
         "total_norm": np.asarray(total_norm),
         "g0_after_call": g0,
         "g1_after_call": g1,
@@ -223,8 +223,8 @@ def expected_clip(g0, g1, g2, max_norm):
 def clipped_one_by_one(got, expected, case):
     grads, max_norm = [case[f"g{k}"] for k in range(3)], float(case["max_norm"])
     each = [g * min(1.0, max_norm / np.linalg.norm(g)) for g in grads]
-    same_as_each = all(close(got[f"clipped[{k}]"], e) for k, e in enumerate(each))
-    right = all(close(got[f"clipped[{k}]"], expected[f"clipped[{k}]"]) for k in range(3))
+    same_as_each = all(close(got[f"clipped_{k}"], e) for k, e in enumerate(each))
+    right = all(close(got[f"clipped_{k}"], expected[f"clipped_{k}"]) for k in range(3))
     if same_as_each and not right:
         return (
             "each gradient was clipped by its own norm (expected one factor, max_norm / "
