@@ -19,12 +19,19 @@ whole global batch, only computed by several at once.
 The same from a shell: ``dlcourse train --engine torch --nproc 2``; see
 ``dlcourse train --help`` for running it on several machines with torchrun.
 torch and TensorFlow run in worker processes, never in the caller's.
+
+Your own compiled model, on your own NumPy data (see ``DataParallel``)::
+
+    from dlcourse.distributed import DataParallel
+
+    history = model.fit(x, y, epochs=5, batch_size=64, distribute=DataParallel("torch", nproc=2))
 """
 
+from dlcourse.distributed.data_parallel import DataParallel
 from dlcourse.distributed.options import TrainOptions
 from dlcourse.distributed.processes import WorkerFailed
 
-__all__ = ["TrainOptions", "WorkerFailed", "train"]
+__all__ = ["DataParallel", "TrainOptions", "WorkerFailed", "train"]
 
 
 def train(engine, nproc, **options):

@@ -308,8 +308,26 @@ class Model(Layer):
         shuffle=True,
         callbacks=None,
         verbose=1,
+        distribute=None,
     ):
-        """Train; returns a ``History``. See ``dlcourse.nn.training.fit``."""
+        """Train; returns a ``History``. See ``dlcourse.nn.training.fit``.
+
+        ``distribute=dlcourse.distributed.DataParallel("torch", nproc=2)`` trains the
+        same way on several processes (see ``dlcourse.distributed.data_parallel``).
+        """
+        if distribute is not None:
+            return distribute.fit(
+                self,
+                x,
+                y,
+                epochs=epochs,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                verbose=verbose,
+                validation_data=validation_data,
+                validation_split=validation_split,
+                callbacks=callbacks,
+            )
         return training_loop.fit(
             self,
             x,

@@ -1,0 +1,154 @@
+"""``DataParallel``: ``model.fit`` of the caller's own model, on several processes.
+
+::
+
+    from dlcourse.distributed import DataParallel
+
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=5, batch_size=64, distribute=DataParallel("torch", nproc=2))
+
+Any compiled dlcourse model (Sequential, Functional) with the loss, optimizer
+and metrics it was compiled with, on NumPy data. ``batch_size`` is the global
+batch: each step, each of the ``nproc`` processes takes its slice of it, and
+the gradients are summed over the processes with ``torch.distributed``'s
+``all_reduce`` (gloo, on the CPU). One process on the same batches gives the
+same weights (to rounding). The trained weights and the History come back
+into ``model``; if a process fails, ``model`` keeps the weights it had, and
+``WorkerFailed`` names the rank.
+
+What travels to the processes is the model file of ``model.save`` and the
+data, never a pickle; a layer class of your own must therefore be importable
+(in a .py file, not defined in a notebook cell).
+"""
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from dlcourse.distributed import model_transfer, processes
+
+__all__ = ["DataParallel"]
+
+ENGINES = ("torch",)
+
+
+class DataParallel:
+    """Data-parallel training on ``engine`` ("torch") over ``nproc`` processes on this machine.
+
+    ``timeout``: seconds the whole run may take before every process is stopped.
+    ``threads``: CPU threads per process (default: the cores shared out).
+    Give it to ``model.fit(..., distribute=DataParallel("torch", nproc=2))``.
+    """
+
+    def __init__(self, engine="torch", nproc=2, timeout=300.0, threads=None):
+        if engine not in ENGINES:
+            raise ValueError(
+                f"DataParallel: engine {engine!r} is not available yet; expected one of {ENGINES}."
+            )
+        for name, value in (("nproc", nproc), ("threads", threads or 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"DataParallel: {name} must be a positive int, got {value!r}.")
+        if not (isinstance(timeout, (int, float)) and timeout > 0):
+            raise ValueError(f"DataParallel: timeout must be positive seconds, got {timeout!r}.")
+        self.engine, self.nproc, self.timeout, self.threads = engine, nproc, timeout, threads
+
+    def __repr__(self):
+        return f"DataParallel({self.engine!r}, nproc={self.nproc})"
+
+    def fit(self, model, x, y, epochs=1, batch_size=32, shuffle=True, verbose=1, **unsupported):
+        """What ``model.fit(..., distribute=self)`` runs; returns the ``History``."""
+        given = [name for name, value in unsupported.items() if value]
+        if given:
+            raise NotImplementedError(
+                f"DataParallel: fit's {', '.join(given)} is not supported across processes "
+                "yet; evaluate the returned model on your validation data after fit instead."
+            )
+        x, y = _prepared(model, x, y, batch_size)
+        orders_state = model.shuffle_rng.bit_generator.state
+        # the epoch orders one-process fit would draw, from the same generator
+        orders = None
+        if shuffle:
+            orders = np.stack([model.shuffle_rng.permutation(len(y)) for _ in range(epochs)])
+        folder = Path(tempfile.mkdtemp(prefix=".dlcourse-fit-"))
+        try:
+            weights, logs = self._run(model, x, y, orders, folder, epochs, batch_size, verbose)
+        except BaseException:
+            model.shuffle_rng.bit_generator.state = orders_state  # as if fit never ran
+            raise
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        model.set_weights(weights)
+        return _history(model, logs)
+
+    def _run(self, model, x, y, orders, folder, epochs, batch_size, verbose):
+        from dlcourse.distributed import fit_worker
+        from dlcourse.distributed.torch_engine import _free_port, _threads_per_rank
+
+        job = {
+            "custom_classes": model_transfer.custom_classes(model),
+            "sys_path": [entry for entry in sys.path if entry],
+            "inputs": model_transfer.write_data(folder, x, y, orders),
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "timeout": self.timeout,
+            "verbose": bool(verbose),
+        }
+        model_transfer.write_model(model, folder)
+        job_path = folder / "job.json"
+        job_path.write_text(json.dumps(job))
+        port = _free_port()
+        threads = self.threads or _threads_per_rank(self.nproc)
+        envs = [
+            {
+                "RANK": str(rank),
+                "LOCAL_RANK": str(rank),
+                "WORLD_SIZE": str(self.nproc),
+                "LOCAL_WORLD_SIZE": str(self.nproc),
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(port),
+                "DLCOURSE_TRAIN_FOLDER": str(folder),
+                "OMP_NUM_THREADS": str(threads),
+            }
+            for rank in range(self.nproc)
+        ]
+        processes.run_workers(
+            "dlcourse.distributed.fit_worker",
+            job_path,
+            envs,
+            self.timeout,
+            folder,
+            show_rank0=bool(verbose),
+        )
+        return fit_worker.read_result(folder)
+
+
+def _prepared(model, x, y, batch_size):
+    """``(x, y)`` checked and converted as one-process fit does, before any process starts."""
+    from dlcourse.nn.arrays import as_numpy, num_examples
+    from dlcourse.nn.training import prepare_targets
+
+    model.require_compiled("fit")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}.")
+    x = model.prepare_inputs(x)
+    y = as_numpy("y", y)
+    if num_examples(x) != len(y) or len(y) == 0:
+        raise ValueError(
+            f"x has {num_examples(x)} examples and y has {len(y)}; they must pair up one to "
+            "one, and there must be at least one."
+        )
+    return x, prepare_targets(model, y)
+
+
+def _history(model, logs):
+    from dlcourse.nn.history import History
+
+    history = History()
+    for epoch in range(len(logs.get("loss", []))):
+        history.on_epoch_end(epoch, {key: values[epoch] for key, values in logs.items()})
+    model.history = history
+    return history

@@ -1,0 +1,187 @@
+"""One rank of ``DataParallel.fit``: the caller's model, trained on its slice of each batch.
+
+Each global batch (the rows ``fit`` would take in one process) is cut into
+``world`` contiguous slices, one per rank. A rank computes the loss on its
+slice, scaled by ``slice size / batch size``, and backpropagates; one
+``all_reduce`` then sums those gradients over the ranks -- the gradient of
+the mean loss over the whole batch, exactly as one process computes it, even
+when the last batch does not split evenly. The batch's loss travels in the
+same buffer. Every rank applies the same sum with its own copy of the
+optimizer, so the copies stay equal. Rank 0 writes the trained weights and
+the History for the caller.
+
+Started by ``python -m dlcourse.distributed.fit_worker JOB.json`` with the
+variables of ``torch_engine.launch`` (``RANK``, ``WORLD_SIZE``, ``MASTER_*``).
+"""
+
+import json
+import math
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+
+from dlcourse.distributed import model_transfer, processes
+from dlcourse.distributed.options import injected_failure
+from dlcourse.nn.arrays import take_rows
+
+__all__ = ["RESULT_FILE", "read_result"]
+
+RESULT_FILE = "trained.npz"
+HISTORY_FILE = "history.json"
+
+
+def _gradient_buffer(torch, params, local_loss):
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    extra = torch.tensor([local_loss], dtype=params[0].dtype)
+    return torch.cat([g.reshape(-1) for g in grads] + [extra])
+
+
+def _unpack(buffer, params):
+    offset = 0
+    for p in params:
+        size = p.numel()
+        p.grad = buffer[offset : offset + size].view_as(p).clone()
+        offset += size
+    return buffer[offset].item()
+
+
+def _epoch(ctx, order, epoch):
+    """One pass over the data; returns the epoch's logs (the same on every rank)."""
+    torch, dist, model, backend = ctx["torch"], ctx["dist"], ctx["model"], ctx["backend"]
+    params, optimizer, group = ctx["params"], ctx["optimizer"], ctx["optimizer"].param_groups[0]
+    rank, world, size, n = ctx["rank"], ctx["world"], ctx["batch_size"], len(order)
+    for metric in model.metrics:
+        metric.reset()
+    total, seen_here = 0.0, 0
+    steps = math.ceil(n / size)
+    for b in range(steps):
+        injected_failure(rank, epoch * steps + b)
+        batch = order[b * size : (b + 1) * size]
+        mine = np.array_split(batch, world)[rank]
+        for p in params:
+            p.grad = None
+        local = 0.0
+        if len(mine):
+            index = backend.batch_index(mine)
+            xb = take_rows(backend, ctx["xs"], index)
+            y_pred = model.call(xb, True)
+            value = model.loss(backend.take(ctx["ys"], index), y_pred)
+            (value * (len(mine) / len(batch))).backward()
+            local = value.item() * len(mine)
+            seen_here += len(mine)
+            predicted = backend.to_numpy(y_pred.detach())
+            for metric in model.metrics:
+                metric.update(ctx["y"][mine], predicted)
+        buffer = _gradient_buffer(torch, params, local)
+        dist.all_reduce(buffer)  # summed over the ranks: the whole batch's gradient and loss
+        batch_loss = _unpack(buffer, params) / len(batch)
+        if not math.isfinite(batch_loss):
+            raise FloatingPointError(
+                f"the loss of epoch {epoch}, batch {b} is {batch_loss}: fit the model in one "
+                "process (without distribute=) to find the layer whose output is not finite."
+            )
+        group["lr"] = model.optimizer.learning_rate
+        optimizer.step()
+        total += batch_loss * len(batch)
+    logs = {"loss": total / n}
+    if model.metrics:
+        # a metric that is a mean over examples (accuracy, mae) is the weighted mean of the ranks'
+        local_sums = [metric.result() * seen_here for metric in model.metrics] + [seen_here]
+        sums = torch.tensor(local_sums, dtype=torch.float64)
+        dist.all_reduce(sums)
+        for metric, value in zip(model.metrics, sums[:-1].tolist()):
+            logs[metric.name] = value / sums[-1].item()
+    return logs
+
+
+def _train(job, folder, rank, world):
+    import torch
+    import torch.distributed as dist
+
+    import dlcourse
+    from dlcourse import backends
+    from dlcourse.nn.saving import load_model
+
+    custom = model_transfer.load_custom_classes(job["custom_classes"], job["sys_path"])
+    with dlcourse.backend("torch", device="cpu"):
+        model = load_model(Path(folder) / model_transfer.MODEL_FILE, custom_objects=custom)
+    x, y, orders = model_transfer.read_data(folder, job["inputs"])
+    backend = model.backend
+    params = model.trainable_weights
+    ctx = {
+        "torch": torch,
+        "dist": dist,
+        "model": model,
+        "backend": backend,
+        "params": params,
+        "optimizer": backend._optimizer(model.optimizer, params),
+        "rank": rank,
+        "world": world,
+        "batch_size": job["batch_size"],
+        "y": y,
+    }
+    history = {}
+    with backends.running(backend):
+        ctx["xs"], ctx["ys"] = model.native_inputs(x), backend.asarray(y)
+        for epoch in range(job["epochs"]):
+            order = np.arange(len(y)) if orders is None else orders[epoch]
+            logs = _epoch(ctx, order, epoch)
+            for key, value in logs.items():
+                history.setdefault(key, []).append(value)
+            if rank == 0 and job["verbose"]:
+                numbers = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+                print(f"Epoch {epoch + 1}/{job['epochs']} - {numbers}", flush=True)
+    if rank == 0:
+        weights = {f"weight_{i:03d}": w for i, w in enumerate(model.get_weights())}
+        np.savez(Path(folder) / RESULT_FILE, **weights)
+        (Path(folder) / HISTORY_FILE).write_text(json.dumps(history))
+
+
+def read_result(folder):
+    """``(weights, history dict)`` that rank 0 left in ``folder``."""
+    with np.load(Path(folder) / RESULT_FILE, allow_pickle=False) as data:
+        weights = [data[key] for key in sorted(data.files)]
+    return weights, json.loads((Path(folder) / HISTORY_FILE).read_text())
+
+
+def run_rank(job, folder):
+    """Join the process group named by the environment, train, and leave together."""
+    import torch
+    import torch.distributed as dist
+
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    dist.init_process_group(
+        "gloo",
+        rank=rank,
+        world_size=world,
+        timeout=timedelta(seconds=job["timeout"]),  # a dead peer ends a collective, not hangs it
+    )
+    try:
+        _train(job, folder, rank, world)
+        dist.barrier()  # rank 0 has written the result: every rank leaves together
+    finally:
+        dist.destroy_process_group()
+
+
+def _worker_main(job_path):
+    """Entry point of one rank: train, or record the error for the launcher and exit 1."""
+    processes.die_with_parent()
+    folder = os.environ["DLCOURSE_TRAIN_FOLDER"]
+    rank = int(os.environ.get("RANK", "0"))
+    try:
+        run_rank(json.loads(Path(job_path).read_text()), folder)
+    except BaseException as err:  # noqa: BLE001 (any failure must reach the launcher)
+        processes.record_failure(folder, rank, err)
+        raise SystemExit(1) from None
+    # as in torch_engine: skip the interpreter's teardown, which can abort in gloo's threads
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    _worker_main(sys.argv[1])
