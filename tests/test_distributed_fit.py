@@ -95,16 +95,18 @@ def test_two_processes_train_a_sequential_mlp_as_one_does(classes):
     assert distributed.shuffle_rng.integers(1 << 30) == single.shuffle_rng.integers(1 << 30)
 
 
-def test_two_processes_train_a_two_input_functional_model_as_one_does():
+def test_two_processes_train_a_two_input_functional_model_as_one_does(capsys):
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal((40, 5)), rng.standard_normal((40, 3))
     y = rng.standard_normal((40, 2))
     distributed, single = two_inputs(), two_inputs()
     # batches of 15: 15, 15, 10 rows; 15 splits unevenly (8 + 7), in the given order
     history = distributed.fit(
-        (a, b), y, epochs=2, batch_size=15, shuffle=False, verbose=0,
+        (a, b), y, epochs=2, batch_size=15, shuffle=False, verbose=2,
         distribute=DataParallel("torch", nproc=2),
     )  # fmt: skip
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [f"Epoch {e + 1}/2 - loss: {history.history['loss'][e]:.4f}" for e in (0, 1)]
     expected = single.fit((a, b), y, epochs=2, batch_size=15, shuffle=False, verbose=0)
     assert_same_weights(distributed, single)
     np.testing.assert_allclose(history.history["loss"], expected.history["loss"], atol=1e-10)
@@ -153,3 +155,5 @@ def test_what_does_not_cross_processes_yet_is_refused_before_any_starts(classes)
         DataParallel("jax", nproc=2)
     with pytest.raises(ValueError, match=r"nproc must be a positive int"):
         DataParallel("torch", nproc=0)
+    with pytest.raises(ValueError, match=r"epochs: expected a positive int"):
+        mlp().fit(x, y, epochs=0, distribute=DataParallel("torch", nproc=2))

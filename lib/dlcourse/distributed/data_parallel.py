@@ -24,12 +24,10 @@ data, never a pickle; a layer class of your own must therefore be importable
 import json
 import shutil
 import sys
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
-from dlcourse.distributed import model_transfer, processes
+from dlcourse.distributed import model_transfer, processes, report
 
 __all__ = ["DataParallel"]
 
@@ -60,33 +58,44 @@ class DataParallel:
         return f"DataParallel({self.engine!r}, nproc={self.nproc})"
 
     def fit(self, model, x, y, epochs=1, batch_size=32, shuffle=True, verbose=1, **unsupported):
-        """What ``model.fit(..., distribute=self)`` runs; returns the ``History``."""
+        """What ``model.fit(..., distribute=self)`` runs; returns the ``History``.
+
+        ``verbose`` 1 or 2 prints one line per epoch once the processes are done
+        (their own output would not reach a notebook).
+        """
         given = [name for name, value in unsupported.items() if value]
         if given:
             raise NotImplementedError(
                 f"DataParallel: fit's {', '.join(given)} is not supported across processes "
                 "yet; evaluate the returned model on your validation data after fit instead."
             )
-        x, y = _prepared(model, x, y, batch_size)
+        if verbose not in (0, 1, 2):
+            raise ValueError(
+                f"verbose: expected 0 (silent), 1 or 2 (one line per epoch), got {verbose!r}."
+            )
+        x, y = _prepared(model, x, y, epochs, batch_size)
         orders_state = model.shuffle_rng.bit_generator.state
         # the epoch orders one-process fit would draw, from the same generator
         orders = None
         if shuffle:
             orders = np.stack([model.shuffle_rng.permutation(len(y)) for _ in range(epochs)])
-        folder = Path(tempfile.mkdtemp(prefix=".dlcourse-fit-"))
+        folder = report.work_folder(None)
         try:
-            weights, logs = self._run(model, x, y, orders, folder, epochs, batch_size, verbose)
+            weights, logs = self._run(model, x, y, orders, folder, epochs, batch_size)
         except BaseException:
             model.shuffle_rng.bit_generator.state = orders_state  # as if fit never ran
             raise
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         model.set_weights(weights)
-        return _history(model, logs)
+        history = _history(model, logs)
+        if verbose:
+            _print_epochs(history)
+        return history
 
-    def _run(self, model, x, y, orders, folder, epochs, batch_size, verbose):
+    def _run(self, model, x, y, orders, folder, epochs, batch_size):
         from dlcourse.distributed import fit_worker
-        from dlcourse.distributed.torch_engine import _free_port, _threads_per_rank
+        from dlcourse.distributed.torch_engine import loopback_environments
 
         job = {
             "custom_classes": model_transfer.custom_classes(model),
@@ -95,45 +104,31 @@ class DataParallel:
             "epochs": epochs,
             "batch_size": batch_size,
             "timeout": self.timeout,
-            "verbose": bool(verbose),
         }
         model_transfer.write_model(model, folder)
         job_path = folder / "job.json"
         job_path.write_text(json.dumps(job))
-        port = _free_port()
-        threads = self.threads or _threads_per_rank(self.nproc)
-        envs = [
-            {
-                "RANK": str(rank),
-                "LOCAL_RANK": str(rank),
-                "WORLD_SIZE": str(self.nproc),
-                "LOCAL_WORLD_SIZE": str(self.nproc),
-                "MASTER_ADDR": "127.0.0.1",
-                "MASTER_PORT": str(port),
-                "DLCOURSE_TRAIN_FOLDER": str(folder),
-                "OMP_NUM_THREADS": str(threads),
-            }
-            for rank in range(self.nproc)
-        ]
+        envs = loopback_environments(self.nproc, folder, self.threads)
         processes.run_workers(
             "dlcourse.distributed.fit_worker",
             job_path,
             envs,
             self.timeout,
             folder,
-            show_rank0=bool(verbose),
+            show_rank0=False,  # rank 0's output goes to its log: a notebook would not show it
         )
         return fit_worker.read_result(folder)
 
 
-def _prepared(model, x, y, batch_size):
+def _prepared(model, x, y, epochs, batch_size):
     """``(x, y)`` checked and converted as one-process fit does, before any process starts."""
     from dlcourse.nn.arrays import as_numpy, num_examples
     from dlcourse.nn.training import prepare_targets
 
     model.require_compiled("fit")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}.")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}: expected a positive int, got {value!r}.")
     x = model.prepare_inputs(x)
     y = as_numpy("y", y)
     if num_examples(x) != len(y) or len(y) == 0:
@@ -152,3 +147,11 @@ def _history(model, logs):
         history.on_epoch_end(epoch, {key: values[epoch] for key, values in logs.items()})
     model.history = history
     return history
+
+
+def _print_epochs(history):
+    """One line per epoch, as ``verbose=2`` prints, once every process is done."""
+    epochs = len(history.epoch)
+    for epoch in history.epoch:
+        numbers = " - ".join(f"{k}: {v[epoch]:.4f}" for k, v in history.history.items())
+        print(f"Epoch {epoch + 1}/{epochs} - {numbers}")

@@ -131,9 +131,6 @@ def _train(job, folder, rank, world):
             logs = _epoch(ctx, order, epoch)
             for key, value in logs.items():
                 history.setdefault(key, []).append(value)
-            if rank == 0 and job["verbose"]:
-                numbers = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-                print(f"Epoch {epoch + 1}/{job['epochs']} - {numbers}", flush=True)
     if rank == 0:
         weights = {f"weight_{i:03d}": w for i, w in enumerate(model.get_weights())}
         np.savez(Path(folder) / RESULT_FILE, **weights)

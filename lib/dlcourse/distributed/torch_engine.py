@@ -32,7 +32,7 @@ from pathlib import Path
 from dlcourse.distributed import options as opts
 from dlcourse.distributed import processes, report
 
-__all__ = ["as_module", "launch", "run_rank", "under_torchrun"]
+__all__ = ["as_module", "launch", "loopback_environments", "run_rank", "under_torchrun"]
 
 
 def under_torchrun():
@@ -55,22 +55,10 @@ def launch(options, folder):
     """Start ``options.nproc`` ranks on this machine and wait; returns rank 0's result."""
     config = Path(folder) / "options.json"
     config.write_text(options.to_json())
-    port = _free_port()
     started = time.time()
-    envs = [
-        {
-            "RANK": str(rank),
-            "LOCAL_RANK": str(rank),
-            "WORLD_SIZE": str(options.nproc),
-            "LOCAL_WORLD_SIZE": str(options.nproc),
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": str(port),
-            "DLCOURSE_TRAIN_T0": repr(started),
-            "DLCOURSE_TRAIN_FOLDER": str(folder),
-            "OMP_NUM_THREADS": str(options.threads or _threads_per_rank(options.nproc)),
-        }
-        for rank in range(options.nproc)
-    ]
+    envs = loopback_environments(options.nproc, folder, options.threads)
+    for env in envs:
+        env["DLCOURSE_TRAIN_T0"] = repr(started)
     processes.run_workers(
         "dlcourse.distributed.torch_engine",
         config,
@@ -80,6 +68,27 @@ def launch(options, folder):
         show_rank0=options.verbose,
     )
     return report.read_result(folder)
+
+
+def loopback_environments(nproc, folder, threads=None):
+    """The environment of each of ``nproc`` ranks on this machine, meeting on a free port.
+
+    ``threads``: CPU threads per rank (default: the cores shared out).
+    """
+    port = _free_port()
+    return [
+        {
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": str(nproc),
+            "LOCAL_WORLD_SIZE": str(nproc),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "DLCOURSE_TRAIN_FOLDER": str(folder),
+            "OMP_NUM_THREADS": str(threads or _threads_per_rank(nproc)),
+        }
+        for rank in range(nproc)
+    ]
 
 
 def _threads_per_rank(nproc):
