@@ -14,7 +14,11 @@ the gradients are summed over the processes with ``torch.distributed``'s
 ``all_reduce`` (gloo, on the CPU). One process on the same batches gives the
 same weights (to rounding). The trained weights and the History come back
 into ``model``; if a process fails, ``model`` keeps the weights it had, and
-``WorkerFailed`` names the rank.
+``WorkerFailed`` names the rank. The History's loss is the mean over each
+whole global batch; a metric is the mean of the processes' values weighted by
+their examples (exact for per-example means such as accuracy). Dropout masks
+and batch-norm statistics are each process's own (rank 0's statistics come
+back), so a model with them does not match one process exactly.
 
 What travels to the processes is the model file of ``model.save`` and the
 data, never a pickle; a layer class of your own must therefore be importable
