@@ -242,9 +242,17 @@ plt.show()
 for label, (acts, _) in runs.items():
     print(f"{label:20s} activation std, layer 10 / layer 1: {acts[-1].std() / acts[0].std():.3g}")
 
+# The variance rule, measured: the factor by which E[h^2] grows from one layer to the next
+# (a geometric mean over the nine steps), next to the n * sigma^2 / 2 derived above.
+for label, std in scales.items():
+    second_moments = np.array([np.mean(h**2) for h in runs[label][0]])
+    measured = np.exp(np.mean(np.diff(np.log(second_moments))))
+    print(f"{label:20s} E[h^2] factor per layer: measured {measured:.3g}, rule {256 * std**2 / 2:.3g}")
+
 # %% [markdown]
-# Only Kaiming's scale keeps the activations and the gradients the same size from the first
-# layer to the last; Glorot's loses about half of $\mathbb E[h^2]$ per layer, as derived. A
+# The measured factors are the derived $n \sigma^2 / 2$. Only Kaiming's scale, the factor 1,
+# keeps the activations and the gradients the same size from the first layer to the last;
+# Glorot's loses about half of $\mathbb E[h^2]$ per layer, as derived. A
 # good initialization only sets the *start*, though. As the weights change during training,
 # the scale can drift again. Normalization layers fix the scale at every step.
 #

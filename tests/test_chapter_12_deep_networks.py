@@ -221,6 +221,10 @@ def test_executed_notebook_printed_sound_numbers(runs):
     ratios = dict(re.findall(r"^(.+?) +activation std, layer 10 / layer 1: (\S+)$", text, re.M))
     assert 0.7 < float(ratios["Kaiming (yours)"]) < 1.4, ratios
     assert float(ratios["0.01"]) < 1e-6 and float(ratios["1.0"]) > 1e6, ratios
+    factors = re.findall(r"E\[h\^2\] factor per layer: measured (\S+), rule (\S+)$", text, re.M)
+    assert len(factors) == 4, factors
+    for measured, rule in factors:  # the variance rule the notebook derives, within 10%
+        assert abs(float(measured) / float(rule) - 1) < 0.1, factors
     assert 0.5 < float(re.search(r"with batch norm: (\S+)", text).group(1)) < 0.7
     assert re.search(r"early stopping +epochs +(\d+)", text).group(1) != "40"
     best = dict(re.findall(r"^(plain|dropout 0\.5) +epochs .*best val loss (\S+),", text, re.M))
