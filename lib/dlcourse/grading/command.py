@@ -232,6 +232,7 @@ def _autograde(args):
     from dlcourse.grading import coursedir, gradebook, outputs
     from dlcourse.grading.batch import grade_all
     from dlcourse.grading.checks import checks_path
+    from dlcourse.grading.nbgrader_autograded import read_nbgrader_files
     from dlcourse.grading.plan import plan_assignment
     from dlcourse.grading.stale import stale_notes
     from dlcourse.grading.submissions import find_submissions, snapshot
@@ -240,6 +241,7 @@ def _autograde(args):
     out = Path(args.out).resolve()
     submitted = Path(args.submitted).resolve()
     submissions = find_submissions(submitted, args.assignment)
+    nbgrader_files = read_nbgrader_files(submissions, args.assignment)  # before the copies are made
     in_kernel = _in_kernel_mode(args, course_dir)
     with tempfile.TemporaryDirectory(prefix="dlcourse-submissions-") as copies:
         assignment = plan_assignment(
@@ -281,18 +283,25 @@ def _autograde(args):
             limit_s=args.time_limit,
             stamp={"checks_sha256": checks_sha256},
         )
-    by_id = {**kept, **{r["student_id"]: r for r in fresh}}
-    records = [by_id[s.student_id] for s in submissions]
-    # the gradebook first: the TAs' regrades it keeps then show in grades.csv and the records
-    written, problem = None, None
-    try:
-        written = gradebook.write_scores(course_dir, args.assignment, records)
-    except gradebook.GradebookError as err:
-        problem = err
+        by_id = {**kept, **{r["student_id"]: r for r in fresh}}
+        records = [by_id[s.student_id] for s in submissions]
+        # the gradebook first: the TAs' regrades it keeps then show in grades.csv and the records
+        written, problem, late, unfinished = None, None, {}, None
+        try:
+            gradebook.check_gradebook(course_dir)
+            autograded = _nbgrader_autograde(
+                course_dir, args.assignment, records, submissions, nbgrader_files
+            )
+            if isinstance(autograded, str):
+                autograded, unfinished = [], autograded
+            written = gradebook.write_scores(course_dir, args.assignment, records)
+        except gradebook.GradebookError as err:
+            problem = err
     if written is not None:
         records, regraded = outputs.with_overrides(records, written.kept)
         for record in regraded:
             outputs.write_record(out, record, stems[record["student_id"]])
+        late = _finish_nbgrader(course_dir, args.assignment, records, autograded)
     outputs.write_grades(out, records, [gid for gid, _ in assignment.graded], stems)
     _print_summary(out, records, assignment)
     if problem is not None:
@@ -309,8 +318,51 @@ def _autograde(args):
         )
         return 1
     print(written.summary())
+    _print_nbgrader_step(course_dir, args.assignment, late, unfinished)
     outputs.finish_run(out)
-    return 0
+    return 0 if unfinished is None else 1
+
+
+def _nbgrader_autograde(course_dir, assignment, records, submissions, nbgrader_files):
+    """nbgrader's Autograde without execution: the student ids done, or why it failed."""
+    from dlcourse.grading.nbgrader_autograded import write_autograded
+
+    with tempfile.TemporaryDirectory(prefix="dlcourse-nbgrader-") as staging:
+        try:
+            return write_autograded(
+                course_dir, assignment, zip(records, submissions), nbgrader_files, staging
+            )
+        except RuntimeError as err:
+            return str(err)
+
+
+def _finish_nbgrader(course_dir, assignment, records, students):
+    """The late penalties on the scores that count, and the verified results in autograded/."""
+    from dlcourse.grading.nbgrader_autograded import annotate, assign_late_penalties
+
+    late = assign_late_penalties(course_dir, assignment, students)
+    annotate(course_dir, assignment, [r for r in records if r["student_id"] in set(students)])
+    return late
+
+
+def _print_nbgrader_step(course_dir, assignment, late, unfinished):
+    from dlcourse.grading.outputs import shown_id
+
+    if unfinished is not None:
+        print(
+            f"dlcourse autograde: nbgrader's autograded/ notebooks were not written, so the "
+            f"formgrader and nbgrader generate_feedback miss them (the scores are in the "
+            f"gradebook). nbgrader said:\n{unfinished}\nFix what it names and run the same "
+            f"command again.",
+            file=sys.stderr,
+        )
+        return
+    print(
+        f"wrote nbgrader's autograded notebooks to {course_dir / 'autograded'}; next: "
+        f"nbgrader generate_feedback {assignment} && nbgrader release_feedback {assignment}"
+    )
+    for sid, penalty in sorted(late.items()):
+        print(f"  late: {shown_id(sid)}: penalty {penalty:g} (the course's LateSubmissionPlugin)")
 
 
 def _print_summary(out, records, assignment):

@@ -6,15 +6,15 @@ was expected, the likely mistake) or why nothing could be verified. Every
 piece of text is escaped: it may quote what the student's code printed or
 raised.
 
-A flag naming another student (an identical submission) is left out: the
-page goes to the student, the record keeps it for the instructor.
+The page goes to the student: the flags (notes for the instructor: an
+identical submission, a likely tampering) are not on it; they go to the
+instructor's own file, ``instructor-notes.html`` (:func:`instructor_notes_html`).
 """
 
 import os
 from html import escape
 
 from dlcourse.grading.precedence import final_points, final_score, overridden
-from dlcourse.grading.submissions import IDENTICAL_PREFIX
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; color: #222; }
@@ -38,13 +38,30 @@ def _points(exercise):
     return escape(shown)
 
 
+def _detail(exercise):
+    if exercise["verified"]:
+        return "All cases passed."
+    return str(exercise["diagnosis"] or exercise["reason"] or "The checks failed.")
+
+
+def verdict_text(exercise):
+    """One exercise's result in plain text, as the autograded notebook's cell output shows it."""
+    points = f"{final_points(exercise):g} / {exercise['max_points']:g} point(s)"
+    if overridden(exercise):
+        points += f" (graded by your TA; verified: {exercise['points']:g})"
+    verdict = "verified" if exercise["verified"] else "not verified"
+    return (
+        f"dlcourse: {verdict}, {points}. This cell was run again outside your notebook, "
+        f"on new inputs.\n{_detail(exercise)}"
+    )
+
+
 def _row(exercise):
     if exercise["verified"]:
         verdict = '<span class="ok">verified</span>'
-        detail = "All cases passed."
     else:
         verdict = '<span class="fail">not verified</span>'
-        detail = exercise["diagnosis"] or exercise["reason"] or "The checks failed."
+    detail = _detail(exercise)
     return (
         f"<tr><td><code>{escape(exercise['grade_id'])}</code></td>"
         f"<td>{_points(exercise)}</td>"
@@ -56,11 +73,6 @@ def feedback_html(record):
     """The feedback page of one record, as HTML text."""
     student = os.fsencode(record["student_id"]).decode("utf-8", "backslashreplace")
     title = f"{record['assignment']}: feedback for {student}"
-    flags = "".join(
-        f'<li class="flag">{escape(str(flag))}</li>'
-        for flag in record["flags"]
-        if not str(flag).startswith(IDENTICAL_PREFIX)
-    )
     rows = "".join(_row(exercise) for exercise in record["exercises"])
     return (
         "<!DOCTYPE html>\n"
@@ -73,6 +85,22 @@ def feedback_html(record):
         "with the reference; a cell earns its points only if every case passes.</p>\n"
         "<table><tr><th>exercise</th><th>points</th><th>result</th><th>what to fix</th></tr>\n"
         f"{rows}</table>\n"
-        + (f"<h2>Notes for the instructor</h2><ul>{flags}</ul>\n" if flags else "")
-        + "</body></html>\n"
+        "</body></html>\n"
+    )
+
+
+def instructor_notes_html(records):
+    """The instructor's page: every record's flags, by student (never given to students)."""
+    items = []
+    for record in records:
+        if record["flags"]:
+            student = os.fsencode(record["student_id"]).decode("utf-8", "backslashreplace")
+            flags = "".join(f'<li class="flag">{escape(str(f))}</li>' for f in record["flags"])
+            items.append(f"<h2>{escape(student)}</h2><ul>{flags}</ul>\n")
+    title = f"{records[0]['assignment']}: notes for the instructor" if records else "notes"
+    body = "".join(items) or "<p>No flags.</p>\n"
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body>\n<h1>{escape(title)}</h1>\n{body}</body></html>\n"
     )

@@ -222,7 +222,8 @@ def _apply(grade, exercise, regrade):
     grade.auto_score = float(in_kernel) if in_kernel is not None else 0.0
     if regrade is None:
         grade.manual_score = float(exercise["points"])
-        grade.needs_manual_grade = False
+    # graded either way (nbgrader's autograde step marks any manual score "needs grading")
+    grade.needs_manual_grade = False
 
 
 def write_scores(course_dir, assignment, records):

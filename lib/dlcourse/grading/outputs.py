@@ -23,11 +23,12 @@ import unicodedata
 from datetime import datetime
 from pathlib import Path
 
-from dlcourse.grading.feedback import feedback_html
+from dlcourse.grading.feedback import feedback_html, instructor_notes_html
 from dlcourse.grading.precedence import final_points, final_score, overridden
 
 MARKER = ".grading-in-progress.json"
-RESULT_NAMES = ("grades.csv", "records", "feedback", MARKER)
+INSTRUCTOR_NOTES = "instructor-notes.html"  # the flags: for the instructor, never the students
+RESULT_NAMES = ("grades.csv", "records", "feedback", INSTRUCTOR_NOTES, MARKER)
 _UNSAFE = set('/\\:*?"<>|%')  # path separators, Windows' reserved characters, our escape
 _MAX_STEM_BYTES = 160  # room for ".json" within the usual 255-byte limit on a name
 
@@ -192,6 +193,7 @@ def write_grades(out, records, grade_ids, stems):
             if path.is_file() and not path.is_symlink():
                 path.unlink()
     write_atomically(out / "grades.csv", grades_csv(records, grade_ids))
+    write_atomically(out / INSTRUCTOR_NOTES, instructor_notes_html(records))
 
 
 def write_results(out, records, grade_ids):
