@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from dlcourse.grading import notebook as nbfile
-from dlcourse.grading.feedback import feedback_html
+from dlcourse.grading.feedback import feedback_html, instructor_notes_html
 from dlcourse.grading.outputs import back_up_previous, grades_csv, write_results
 from dlcourse.grading.seeds import load_secret, seed_for
 from dlcourse.grading.submissions import SubmissionsError, find_submissions
@@ -149,8 +149,10 @@ def test_a_tas_regrade_counts_in_grades_csv_and_the_feedback_beside_the_verified
 def test_feedback_escapes_what_the_student_controls():
     page = feedback_html(_record("s01", 0.0, diagnosis="dx <script>alert(1)</script> is off"))
     assert "<script>" not in page and "&lt;script&gt;" in page
-    assert "&lt;b&gt;flag&lt;/b&gt;" in page
+    assert "&lt;b&gt;flag" not in page  # the flags are the instructor's, on their own page
     assert "0 / 3" in page and "not verified" in page
+    notes = instructor_notes_html([_record("s01", 0.0)])
+    assert "<b>" not in notes and "&lt;b&gt;flag&lt;/b&gt;" in notes
 
 
 def test_results_are_backed_up_before_they_are_replaced(tmp_path):

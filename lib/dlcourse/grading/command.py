@@ -21,7 +21,8 @@ Submissions (--submitted DIR), either layout:
 
 Results (--out DIR), each student's written as soon as it is graded:
   records/<student>.json   each exercise's points, verification, diagnosis and reason
-  feedback/<student>.html  a page per student saying what to fix
+  feedback/<student>.html  a page per student saying what to fix (no flags: those are in
+                           instructor-notes.html, for the instructor only)
   grades.csv               student_id, assignment, score, max_score, one column per graded
                            cell (written at the end)
 An interrupted run (DIR/.grading-in-progress.json) is resumed by the same command: the
@@ -34,6 +35,14 @@ seeds come from a secret in <course-dir>/.grading-secret (created on first use, 
 keep it out of version control, and give graders who share a gradebook the same one
 (autograder/README.md, "Shared set-ups"). The summary lists identical submissions and says
 when course/ or the exchange holds an older student version than solutions/ gives.
+
+nbgrader is left as its own autograde leaves it, so run no `nbgrader autograde`: nbgrader's
+Autograde converter writes <course-dir>/autograded/ (without executing anything), the
+submission's timestamp.txt reaches the gradebook, the course's LateSubmissionPlugin penalty
+is computed on the score that counts (a TA's regrade > verified > in-kernel), and each graded
+cell of the autograded notebooks shows the verified result, with the hidden tests removed.
+The order, in the course folder: nbgrader release_assignment, collect; dlcourse autograde;
+nbgrader generate_feedback, release_feedback, export.
 
 Examples:
   dlcourse autograde 02-activations --submitted autograder/submitted --out grades/02
@@ -286,14 +295,12 @@ def _autograde(args):
         by_id = {**kept, **{r["student_id"]: r for r in fresh}}
         records = [by_id[s.student_id] for s in submissions]
         # the gradebook first: the TAs' regrades it keeps then show in grades.csv and the records
-        written, problem, late, unfinished = None, None, {}, None
+        written, problem, late = None, None, {}
         try:
             gradebook.check_gradebook(course_dir)
-            autograded = _nbgrader_autograde(
+            autograded, unfinished = _nbgrader_autograde(
                 course_dir, args.assignment, records, submissions, nbgrader_files
             )
-            if isinstance(autograded, str):
-                autograded, unfinished = [], autograded
             written = gradebook.write_scores(course_dir, args.assignment, records)
         except gradebook.GradebookError as err:
             problem = err
@@ -320,20 +327,16 @@ def _autograde(args):
     print(written.summary())
     _print_nbgrader_step(course_dir, args.assignment, late, unfinished)
     outputs.finish_run(out)
-    return 0 if unfinished is None else 1
+    return 0
 
 
 def _nbgrader_autograde(course_dir, assignment, records, submissions, nbgrader_files):
-    """nbgrader's Autograde without execution: the student ids done, or why it failed."""
+    """nbgrader's Autograde without execution: (student ids done, {student id: why not})."""
     from dlcourse.grading.nbgrader_autograded import write_autograded
 
     with tempfile.TemporaryDirectory(prefix="dlcourse-nbgrader-") as staging:
-        try:
-            return write_autograded(
-                course_dir, assignment, zip(records, submissions), nbgrader_files, staging
-            )
-        except RuntimeError as err:
-            return str(err)
+        pairs = zip(records, submissions)
+        return write_autograded(course_dir, assignment, pairs, nbgrader_files, staging)
 
 
 def _finish_nbgrader(course_dir, assignment, records, students):
@@ -348,15 +351,16 @@ def _finish_nbgrader(course_dir, assignment, records, students):
 def _print_nbgrader_step(course_dir, assignment, late, unfinished):
     from dlcourse.grading.outputs import shown_id
 
-    if unfinished is not None:
+    if unfinished:
+        names = ", ".join(shown_id(sid) for sid in sorted(unfinished))
+        first = unfinished[min(unfinished)]
         print(
-            f"dlcourse autograde: nbgrader's autograded/ notebooks were not written, so the "
-            f"formgrader and nbgrader generate_feedback miss them (the scores are in the "
-            f"gradebook). nbgrader said:\n{unfinished}\nFix what it names and run the same "
-            f"command again.",
+            f"dlcourse autograde: nbgrader's Autograde refused the notebook of {names}: no "
+            f"autograded/ notebook, so the formgrader lists them as not autograded and "
+            f"generate_feedback skips them (their verified scores are in the gradebook). "
+            f"nbgrader said (for {shown_id(min(unfinished))}):\n{first}",
             file=sys.stderr,
         )
-        return
     print(
         f"wrote nbgrader's autograded notebooks to {course_dir / 'autograded'}; next: "
         f"nbgrader generate_feedback {assignment} && nbgrader release_feedback {assignment}"

@@ -75,32 +75,40 @@ def _without_execution():
 def write_autograded(course_dir, assignment, pairs, nbgrader_files, staging):
     """Run nbgrader's Autograde (no execution) on ``pairs`` of (record, snapshot submission).
 
-    Returns the student ids it wrote ``autograded/`` notebooks for. Raises
-    RuntimeError with the end of nbgrader's log when it failed.
+    One student at a time, each alone in a staging folder of its own (nbgrader
+    stops a whole run on one notebook it rejects, and reads the id as a glob).
+    Returns ``(done, failed)``: the student ids it wrote ``autograded/``
+    notebooks for, and ``{student_id: the end of nbgrader's log}`` for the others.
     """
-    from nbgrader.converters import Autograde
-    from nbgrader.coursedir import CourseDirectory
-
-    staging = Path(staging)
-    students = []
-    for record, submission in pairs:
+    done, failed = [], {}
+    for number, (record, submission) in enumerate(pairs):
         if not _gradable(record, submission):
             continue
         sid = record["student_id"]
-        folder = staging / sid / assignment
+        folder = Path(staging) / str(number) / sid / assignment
         folder.mkdir(parents=True)
         shutil.copyfile(submission.path, folder / f"{assignment}.ipynb")
         for name, text in nbgrader_files.get(sid, {}).items():
             (folder / name).write_text(text, encoding="utf-8")
-        students.append(sid)
-    if not students:
-        return []
+        problem = _autograde_one(course_dir, assignment, folder.parent.parent)
+        if problem is None:
+            done.append(sid)
+        else:
+            failed[sid] = problem
+    return done, failed
+
+
+def _autograde_one(course_dir, assignment, submitted):
+    """nbgrader's Autograde on the one student in ``submitted``; None, or what went wrong."""
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+
     config = coursedir.nbgrader_config(
         course_dir,
         assignment,
         **{
-            "CourseDirectory.submitted_directory": str(staging),
-            "CourseDirectory.student_id": "*",
+            "CourseDirectory.submitted_directory": str(submitted),
+            "CourseDirectory.student_id": "*",  # the only one in that folder
             "CourseDirectory.notebook_id": "*",
         },
     )
@@ -117,10 +125,10 @@ def write_autograded(course_dir, assignment, pairs, nbgrader_files, staging):
             app.start()
     except BaseException as err:  # nbgrader raises its own exceptions and SystemExit
         lines = [line for line in log.getvalue().splitlines() if line.strip()]
-        raise RuntimeError("\n".join(lines[-6:]) or f"{type(err).__name__}: {err}") from err
+        return "\n".join(lines[-6:]) or f"{type(err).__name__}: {err}"
     finally:
         app.log.removeHandler(handler)
-    return students
+    return None
 
 
 def assign_late_penalties(course_dir, assignment, students):

@@ -1,4 +1,5 @@
-"""The files of a grading run in ``--out``: grades.csv, records/*.json, feedback/*.html.
+"""The files of a grading run in ``--out``: grades.csv, records/*.json, feedback/*.html
+(and instructor-notes.html, the flags for the instructor alone).
 
 Records and feedback pages are written as each student's record arrives, so
 a crash of the grader loses nothing already graded. Every file is written to
