@@ -35,6 +35,8 @@ DELEGATE = {
     **CORRECT,
     "relu_backward": "def relu_backward(dout, x):\n    return F.relu_backward(dout, x)\n",
 }
+# run anywhere but in a sandbox (whose /tmp is its own), bob's cell leaves this file behind
+TRAP = "try:\n    open({path!r}, 'w').write('ran')\nexcept OSError:\n    pass\n"
 STUDENTS = {"ada": CORRECT, "bob": HALF, "cy": DELEGATE}  # cy submits late
 LATE = "cy"
 TA_SCORE = 0.5
@@ -137,9 +139,13 @@ def loop(tmp_path_factory):
     exchange = base / "exchange"
     exchange.mkdir()
     course, solutions = _course(base, exchange)
-    done = {"course": course}
+    done = {"course": course, "trap": base / "ran-outside-the-sandbox"}
+    answers = {
+        **STUDENTS,
+        "bob": {**HALF, "double": TRAP.format(path=str(done["trap"])) + HALF["double"]},
+    }
     _run([*NBGRADER, "release_assignment", ASSIGNMENT], course)
-    for sid, cells in STUDENTS.items():
+    for sid, cells in answers.items():
         home, args = _student(base, exchange, sid)
         _run([*NBGRADER, "fetch_assignment", ASSIGNMENT, *args], home, home)
         fetched = home / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -185,6 +191,11 @@ def test_dlcourse_autograde_alone_writes_the_autograded_notebooks(loop):
         # the verified score (the formgrader shows a late penalty apart from it)
         assert view[sid]["score"] == record["score"]
         assert view[sid]["max_score"] == 3.0
+
+
+def test_no_student_code_ran_outside_the_sandbox(loop):
+    assert loop["records"]["bob"]["score"] == 2.0  # the trapped cell was graded
+    assert not loop["trap"].exists()
 
 
 def test_the_gradebook_has_the_verified_scores_and_the_late_penalty_on_them(loop):
