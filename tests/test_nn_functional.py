@@ -97,7 +97,8 @@ def test_several_outputs_are_predicted_as_a_list():
     assert [o.shape for o in out] == [(5, 2), (5, 1)]
     assert model.output_shape == [(None, 2), (None, 1)]
     model.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(NotImplementedError, match="2 outputs, and training .* one output only"):
+    # training takes one target per output (tests/test_nn_multi_output.py): one array is refused
+    with pytest.raises(ValueError, match="has 2 outputs .* takes a list of 2 target arrays"):
         model.fit(np.ones((5, 3)), np.ones((5, 2)), verbose=0)
 
 

@@ -240,7 +240,7 @@ class AutodiffBackend(Backend):
                 value.backward()
                 rule.lr = optimizer.learning_rate
                 rule.step([p.data for p in params], _grads(params))
-            return number, y_pred.detach()
+            return number, _detached(y_pred)
 
         return step
 
@@ -271,3 +271,10 @@ class AutodiffBackend(Backend):
 def _grads(params):
     """Each weight's gradient; zeros for a weight the loss does not depend on."""
     return [np.zeros_like(p.data) if p.grad is None else p.grad for p in params]
+
+
+def _detached(y_pred):
+    """The predictions without their graph (each of them, for a model with several outputs)."""
+    if isinstance(y_pred, (list, tuple)):
+        return [p.detach() for p in y_pred]
+    return y_pred.detach()

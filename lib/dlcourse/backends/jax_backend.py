@@ -315,7 +315,7 @@ class JaxBackend(Backend):
             return (*kept, value, y_pred)
 
         def train_on_rows(params, opt_state, state, xs, ys, index, lr):
-            return train(params, opt_state, state, _rows(xs, index), ys[index], lr)
+            return train(params, opt_state, state, _rows(xs, index), _rows(ys, index), lr)
 
         def train_on_many(params, opt_state, state, xs, ys, rows, lr):
             """One step per row of ``rows``, in one compiled loop (``lax.scan``).
@@ -326,7 +326,9 @@ class JaxBackend(Backend):
 
             def one(carry, index):
                 *weights, healthy = carry
-                kept, value, _, ok = update(*weights, _rows(xs, index), ys[index], lr, healthy)
+                kept, value, _, ok = update(
+                    *weights, _rows(xs, index), _rows(ys, index), lr, healthy
+                )
                 return (*kept, ok), value
 
             start = (params, opt_state, state, jnp.asarray(True))

@@ -381,7 +381,12 @@ class PytensorBackend(Backend):
         ]
         x = xs[0] if len(xs) == 1 else tuple(xs)
         y = None
-        if y_example is not None:
+        if isinstance(y_example, tuple):  # several outputs: one target array each
+            y = tuple(
+                pt.tensor(f"y{i}", dtype=t.dtype, shape=(None, *t.shape[1:]))
+                for i, t in enumerate(y_example)
+            )
+        elif y_example is not None:
             y = pt.tensor("y", dtype=y_example.dtype, shape=(None, *y_example.shape[1:]))
         from dlcourse import backends
 
@@ -399,7 +404,7 @@ class PytensorBackend(Backend):
 
     def _inference(self, model, kind, y_example=None, loss=None, training=False):
         """A compiled function of (x[, y], *params, *state) for predict / eval / gradients."""
-        y_key = None if y_example is None else (y_example.dtype.str, y_example.shape[1:])
+        y_key = None if y_example is None else _y_key(y_example)
         key = self._structure(model, kind, y_key, training, id(loss))
         functions = self._functions(model)
         if key in functions:
@@ -407,16 +412,16 @@ class PytensorBackend(Backend):
         params = [_like(p, f"param{i}") for i, p in enumerate(model.trainable_weights)]
         state = [_state_input(s, i) for i, s in enumerate(model.state_variables)]
         xs, y, y_pred, new_state = self._trace(model, params, state, training, y_example)
-        inputs = xs + ([y] if y is not None else [])
+        inputs = xs + (_flat(y) if y is not None else [])
         inputs += params + [s for s in state if not _is_rng(s)]
         # random generators are shared: they advance through updates, not inputs
         updates = {s: n for s, n in zip(state, new_state) if _is_rng(s) and n is not s}
         array_state = [n for s, n in zip(state, new_state) if not _is_rng(s)]
         with pytensor.config.change_flags(floatX=model.dtype):
             if kind == "predict":
-                outputs = [y_pred]
+                outputs = _flat(y_pred)
             elif kind == "eval":
-                outputs = [loss(y, y_pred), y_pred]
+                outputs = [loss(y, y_pred), *_flat(y_pred)]
             else:  # gradients
                 value = loss(y, y_pred)
                 outputs = [value, *pytensor.grad(value, params), *array_state]
@@ -431,22 +436,22 @@ class PytensorBackend(Backend):
     def make_predict(self, model):
         def predict(x):
             compiled = self._inference(model, "predict")
-            return compiled(*_flat(x), *self._weights_in(model))[0]
+            return _grouped(model, compiled(*_flat(x), *self._weights_in(model)))
 
         return predict
 
     def make_eval_step(self, model, loss):
         def step(x, y):
             compiled = self._inference(model, "eval", y_example=y, loss=loss)
-            value, y_pred = compiled(*_flat(x), y, *self._weights_in(model))
-            return float(value), y_pred
+            value, *y_pred = compiled(*_flat(x), *_flat(y), *self._weights_in(model))
+            return float(value), _grouped(model, y_pred)
 
         return step
 
     def loss_and_gradients(self, model, loss, x, y, training=True):
         compiled = self._inference(model, "gradients", y, loss, training)
         n = len(model.trainable_weights)
-        value, *rest = compiled(*_flat(x), y, *self._weights_in(model))
+        value, *rest = compiled(*_flat(x), *_flat(y), *self._weights_in(model))
         grads, new_state = rest[:n], iter(rest[n:])
         # training mode moves batch-norm statistics, as on every other backend
         state = [s if _is_rng(s) else next(new_state) for s in model.state_variables]
@@ -487,7 +492,9 @@ class _TrainFunction:
             for old, new in zip(state, new_state):
                 if new is not old:  # statistics and random generators move on every step
                     updates.append((old, new if _is_rng(old) else pt.cast(new, old.dtype)))
-        return pytensor.function([*xs, y, lr], [value, y_pred], updates=updates, mode=backend.mode)
+        return pytensor.function(
+            [*xs, *_flat(y), lr], [value, *_flat(y_pred)], updates=updates, mode=backend.mode
+        )
 
     def _sync_in(self):
         """Give the shared variables any value set on the model since the last step."""
@@ -508,15 +515,15 @@ class _TrainFunction:
         self.bound = values + [s for s in state if not _is_rng(s)]
 
     def step(self, x, y):
-        key = (y.dtype.str, y.shape[1:])
+        key = _y_key(y)
         compiled = self.compiled.get(key)
         if compiled is None:
             compiled = self.compiled[key] = self._compile(y)
         self._sync_in()
         lr = np.asarray(self.optimizer.learning_rate, dtype=self.model.dtype)
-        value, y_pred = compiled(*_flat(x), y, lr)
+        value, *y_pred = compiled(*_flat(x), *_flat(y), lr)
         self._sync_out()
-        return float(value), y_pred
+        return float(value), _grouped(self.model, y_pred)
 
 
 # ----------------------------------------------------------------------- helpers
@@ -525,8 +532,18 @@ def _axes(axis):
 
 
 def _flat(x):
-    """A model's inputs as a list: one array, or each array of a tuple."""
-    return list(x) if isinstance(x, tuple) else [x]
+    """A model's inputs (or targets, or outputs) as a list: one array, or each of several."""
+    return list(x) if isinstance(x, (tuple, list)) else [x]
+
+
+def _grouped(model, outputs):
+    """A compiled function's outputs as the model gives them: one array, or a list."""
+    return list(outputs) if isinstance(model.output_shape, list) else outputs[0]
+
+
+def _y_key(y):
+    """What a compiled function depends on in the targets: dtypes and example shapes."""
+    return tuple((t.dtype.str, t.shape[1:]) for t in _flat(y))
 
 
 def _static_shape(x, what):

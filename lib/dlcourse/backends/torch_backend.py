@@ -261,7 +261,7 @@ class TorchBackend(Backend):
             if math.isfinite(number):  # a non-finite loss would wreck every weight
                 group["lr"] = optimizer.learning_rate
                 opt.step()
-            return number, y_pred.detach()
+            return number, _detached(y_pred)
 
         return step
 
@@ -272,3 +272,10 @@ class TorchBackend(Backend):
             grads = torch.autograd.grad(value, params, allow_unused=True)
         grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
         return value.item(), grads
+
+
+def _detached(y_pred):
+    """The predictions without their graph (each of them, for a model with several outputs)."""
+    if isinstance(y_pred, (list, tuple)):
+        return [p.detach() for p in y_pred]
+    return y_pred.detach()

@@ -24,9 +24,10 @@ FORMATS = (SEQUENTIAL, FUNCTIONAL, SUBCLASSED)
 
 
 def compile_config(model):
-    """The compile settings as JSON-friendly values, or None (not compiled, or a plain
-    function as the loss, which cannot be stored as text)."""
-    if not model.compiled or type(model.loss).__name__ == "FunctionLoss":
+    """The compile settings as JSON-friendly values, or None (not compiled, a plain
+    function as the loss, which cannot be stored as text, or the losses of a model
+    with several outputs, which are not stored yet: compile the loaded model again)."""
+    if not model.compiled or type(model.loss).__name__ in ("FunctionLoss", "OutputLosses"):
         return None
     return {
         "optimizer": {

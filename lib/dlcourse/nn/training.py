@@ -17,10 +17,11 @@ import math
 import numpy as np
 
 from dlcourse import backends
-from dlcourse.nn.arrays import as_numpy, num_examples, rows, take_rows
+from dlcourse.nn.arrays import as_numpy, map_arrays, num_examples, rows, take_rows
 from dlcourse.nn.callbacks import CallbackList, EpochLogger, ProgressBar
 from dlcourse.nn.errors import NonFiniteLossError
 from dlcourse.nn.history import History
+from dlcourse.nn.multi_output import split_targets
 
 __all__ = ["evaluate", "fit", "predict", "prepare_targets"]
 
@@ -29,26 +30,44 @@ __all__ = ["evaluate", "fit", "predict", "prepare_targets"]
 STEPS_PER_CALL = 64
 
 
-def prepare_targets(model, y, name="y"):
-    """``y`` as NumPy, checked against the loss and the model's outputs."""
+def _targets_numpy(model, y, name="y"):
+    """``y`` as NumPy: one array, or (several outputs) a tuple of them in output order."""
     if isinstance(model.output_shape, list):
-        raise NotImplementedError(
-            f"model {model.name!r} has {len(model.output_shape)} outputs, and training (fit, "
-            "evaluate, loss_and_gradients) takes models with one output only, for now; "
-            "predict works. To train, give the model one output (e.g. Concatenate() the "
-            "outputs, or make one model per output that shares the layers)."
-        )
-    y = model.loss.prepare_targets(as_numpy(name, y), model.output_shape)
+        return split_targets(y, model.output_names, name)
+    return as_numpy(name, y)
+
+
+def _float_like_model(model, y):
     if np.issubdtype(y.dtype, np.floating):
-        y = y.astype(model.dtype, copy=False)
+        return y.astype(model.dtype, copy=False)
     return y
+
+
+def prepare_targets(model, y, name="y"):
+    """``y`` as NumPy, checked against the loss and the model's outputs (several
+    outputs: a list or a dict by output name in, a tuple in output order out)."""
+    y = model.loss.prepare_targets(_targets_numpy(model, y, name), model.output_shape)
+    return map_arrays(lambda a: _float_like_model(model, a), y)
+
+
+def _numpy_outputs(backend, y_pred):
+    """The backend's predictions as NumPy (a list of them for several outputs)."""
+    if isinstance(y_pred, (list, tuple)):
+        return [backend.to_numpy(p) for p in y_pred]
+    return backend.to_numpy(y_pred)
+
+
+def _pick(y, index):
+    """Rows ``index`` (a slice or an int array) of the NumPy targets."""
+    return map_arrays(lambda a: a[index], y)
 
 
 def _check_lengths(x, y, what=""):
     n = num_examples(x)
-    if n != len(y):
+    if n != num_examples(y):
         raise ValueError(
-            f"{what}x has {n} examples but {what}y has {len(y)}; they must pair up one to one."
+            f"{what}x has {n} examples but {what}y has {num_examples(y)}; they must pair up "
+            "one to one."
         )
     if n == 0:
         raise ValueError(f"{what}x is empty: there is nothing to train on.")
@@ -71,7 +90,7 @@ def _split(x, y, validation_data, validation_split):
     if cut <= 0 or cut >= n:
         raise ValueError(f"validation_split={validation_split} leaves no training or no val data.")
     head, tail = rows(x, 0, cut), rows(x, cut, n)
-    return head, y[:cut], (tail, y[cut:])
+    return head, rows(y, 0, cut), (tail, rows(y, cut, n))
 
 
 def _default_callbacks(verbose):
@@ -111,7 +130,7 @@ def fit(
     names the first layer whose output was not finite.
     """
     model.require_compiled("fit")
-    x, y = model.prepare_inputs(x), as_numpy("y", y)
+    x, y = model.prepare_inputs(x), _targets_numpy(model, y)
     _check_lengths(x, y)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}.")
@@ -120,7 +139,7 @@ def fit(
     if validation is not None:
         validation = (
             model.prepare_inputs(validation[0], "x_val"),
-            as_numpy("y_val", validation[1]),
+            _targets_numpy(model, validation[1], "y_val"),
         )
         _check_lengths(*validation, what="validation ")
         validation = (validation[0], prepare_targets(model, validation[1], "y_val"))
@@ -137,12 +156,12 @@ def fit(
     with backends.running(backend):
         first_batch = model.native_inputs(rows(x, 0, batch_size))
         first = backend.make_predict(model)(first_batch)
-        model.loss.check_predictions(backend.to_numpy(first))
-        xs, ys = model.native_inputs(x), backend.asarray(y)
+        model.loss.check_predictions(_numpy_outputs(backend, first))
+        xs, ys = model.native_inputs(x), map_arrays(backend.asarray, y)
         if validation is not None:
             validation = (
                 model.native_inputs(validation[0]),
-                backend.asarray(validation[1]),
+                map_arrays(backend.asarray, validation[1]),
                 validation[1],
             )
         step = model.train_step()
@@ -193,9 +212,9 @@ def _train_epoch(model, step, xs, ys, y, batch_size, shuffle, callbacks, epoch):
         total += _weighted_loss(model, batches, b, value, y, epoch)
         seen += batches.count(b)
         if metrics:
-            predicted, rows = backend.to_numpy(y_pred), batches.rows(b)
+            predicted, picked = _numpy_outputs(backend, y_pred), _pick(y, batches.rows(b))
             for metric in metrics:
-                metric.update(y[rows], predicted)
+                metric.update(picked, predicted)
         if callbacks.wants_batch_end:
             callbacks.on_train_batch_end(b, _logs(total / seen, metrics))
     return _logs(total / seen, metrics)
@@ -221,7 +240,7 @@ def _train_epoch_read_late(model, batches, y, callbacks, epoch):
         if pending is not None:
             total += _weighted_loss(model, batches, *pending, y, epoch, undo=before)
         pending = (b, value)
-    return (total + _weighted_loss(model, batches, *pending, y, epoch)) / len(y)
+    return (total + _weighted_loss(model, batches, *pending, y, epoch)) / num_examples(y)
 
 
 def _train_epoch_in_calls(model, batches, y, epoch):
@@ -240,7 +259,7 @@ def _train_epoch_in_calls(model, batches, y, epoch):
             total += _weighted_loss(model, batches, b, value, y, epoch)
     if full < len(batches):
         total += _weighted_loss(model, batches, full, batches.run(full)[0], y, epoch)
-    return total / len(y)
+    return total / num_examples(y)
 
 
 def _weighted_loss(model, batches, b, value, y, epoch, undo=None):
@@ -254,7 +273,7 @@ def _weighted_loss(model, batches, b, value, y, epoch, undo=None):
 
         if undo is not None:
             model.bind(*undo)
-        x_batch, y_batch = batches.native(b), y[batches.rows(b)]
+        x_batch, y_batch = batches.native(b), _pick(y, batches.rows(b))
         raise nonfinite_loss_error(model, x_batch, y_batch, value, epoch, b)
     return value * batches.count(b)
 
@@ -325,16 +344,16 @@ def _evaluate_native(model, xs, ys, y_numpy, batch_size):
     step = backend.make_eval_step(model, model.loss)
     for metric in model.metrics:
         metric.reset()
-    n = len(y_numpy)
+    n = num_examples(y_numpy)
     total = 0.0
     for lo in range(0, n, batch_size):
         hi = min(n, lo + batch_size)
-        value, y_pred = step(rows(xs, lo, hi), ys[lo:hi])
+        value, y_pred = step(rows(xs, lo, hi), rows(ys, lo, hi))
         total += float(value) * (hi - lo)
         if model.metrics:
-            predicted = backend.to_numpy(y_pred)
+            predicted = _numpy_outputs(backend, y_pred)
             for metric in model.metrics:
-                metric.update(y_numpy[lo:hi], predicted)
+                metric.update(rows(y_numpy, lo, hi), predicted)
     scores = {"loss": total / n}
     for metric in model.metrics:
         scores[metric.name] = metric.result()
@@ -348,12 +367,12 @@ def evaluate(model, x, y, batch_size=32, return_dict=False):
     or a dict with ``return_dict=True``.
     """
     model.require_compiled("evaluate")
-    x, y = model.prepare_inputs(x), as_numpy("y", y)
+    x, y = model.prepare_inputs(x), _targets_numpy(model, y)
     _check_lengths(x, y)
     y = prepare_targets(model, y)
     backend = model.backend
     with backends.running(backend):
-        xs, ys = model.native_inputs(x), backend.asarray(y)
+        xs, ys = model.native_inputs(x), map_arrays(backend.asarray, y)
         scores = _evaluate_native(model, xs, ys, y, batch_size)
     if return_dict:
         return scores

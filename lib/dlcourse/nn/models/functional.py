@@ -40,7 +40,7 @@ class Functional(Model):
     def __init__(self, inputs, outputs, name="functional", seed=None, dtype=None):
         inputs, keys = as_tensor_list(inputs, "inputs")
         self._single_output = not isinstance(outputs, (list, tuple, dict))
-        outputs, _ = as_tensor_list(outputs, "outputs")
+        outputs, self._output_keys = as_tensor_list(outputs, "outputs")
         for t in inputs:
             if t.node is not None:
                 raise ValueError(
@@ -84,6 +84,17 @@ class Functional(Model):
     def nodes(self):
         """The graph's nodes in the order they run (each: ``layer``, ``inputs``, ``output``)."""
         return list(self._nodes)
+
+    @property
+    def output_names(self):
+        """The outputs' names, as Keras gives them: the dict's keys when the outputs were
+        a dict, else the name of the layer that makes each output."""
+        if self._output_keys is not None:
+            return list(self._output_keys)
+        names = [t.node.layer.name if t.node is not None else t.name for t in self.outputs]
+        if len(set(names)) == len(names):
+            return names
+        return [f"{name}_{i}" for i, name in enumerate(names)]  # one layer made two outputs
 
     @property
     def input_names(self):

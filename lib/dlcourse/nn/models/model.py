@@ -37,6 +37,7 @@ from dlcourse.nn.arrays import map_arrays
 from dlcourse.nn.errors import NotBuiltError, missing_backward_error, not_compiled_error
 from dlcourse.nn.layers.base import _BUILDING, _HAND_WRITTEN, Layer, _snake, check_tracked
 from dlcourse.nn.models.inputs import check_same_length, checked_array, split_inputs
+from dlcourse.nn.multi_output import compile_outputs
 from dlcourse.nn.symbolic import is_symbolic
 
 __all__ = ["Model"]
@@ -113,6 +114,13 @@ class Model(Layer):
     def input_names(self):
         """The names a dict of inputs uses (one input: ``["input"]``)."""
         return ["input"]
+
+    @property
+    def output_names(self):
+        """The names of the outputs (a model with several: what a dict of targets uses)."""
+        if isinstance(self.output_shape, list):
+            return [f"output_{i}" for i in range(len(self.output_shape))]
+        return ["output"]
 
     @property
     def input_signature(self):
@@ -262,12 +270,17 @@ class Model(Layer):
         print_fn(summary_text(self))
 
     # ----------------------------------------------------------------- training
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
         """Choose how to learn: the optimizer, the loss to minimise, metrics to report.
 
         Strings pick the defaults (``optimizer="adam"``, ``loss="mse"``,
         ``metrics=["accuracy"]``); objects give control
         (``optimizers.SGD(learning_rate=0.1, momentum=0.9)``).
+
+        A model with several outputs takes, as Keras does, one loss for all, a
+        list (outputs' order) or a dict by output name, ``loss_weights`` in the
+        same forms, and ``metrics`` per output (``{"out_b": ["accuracy"]}``);
+        see ``dlcourse.nn.multi_output``.
         """
         if loss is None:
             raise ValueError(
@@ -275,11 +288,21 @@ class Model(Layer):
                 "integer class labels or loss='mse' for numbers to predict."
             )
         self.optimizer = optimizers_module.get(optimizer)
+        self._train_step = None
+        if isinstance(self.output_shape, list):
+            self.loss, self.metrics = compile_outputs(
+                self.output_names, loss, loss_weights, metrics
+            )
+            return
+        if isinstance(loss, (list, dict)) or loss_weights is not None:
+            raise ValueError(
+                f"compile: model {self.name!r} has one output, so it takes one loss (no list, "
+                "dict or loss_weights); those are for models with several outputs."
+            )
         self.loss = losses_module.get(loss)
         if isinstance(metrics, str):
             metrics = [metrics]
         self.metrics = [metrics_module.get(m, self.loss) for m in metrics or []]
-        self._train_step = None
 
     @property
     def compiled(self):
@@ -362,7 +385,7 @@ class Model(Layer):
         x = self.prepare_inputs(x)
         y = training_loop.prepare_targets(self, y)
         with backends.running(self.backend):
-            xs, ys = self.native_inputs(x), self.backend.asarray(y)
+            xs, ys = self.native_inputs(x), map_arrays(self.backend.asarray, y)
             value, grads = self.backend.loss_and_gradients(self, self.loss, xs, ys, training)
         return float(value), [np.array(self.backend.to_numpy(g), copy=True) for g in grads]
 
