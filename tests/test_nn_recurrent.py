@@ -66,8 +66,10 @@ def test_bad_arguments_and_shapes_say_what_to_do():
         LSTM(0)
     with pytest.raises(ValueError, match=r"expects sequences \(batch, steps, features\).*reshape"):
         GRU(3)(np.zeros((4, 5)))
-    with pytest.raises(ValueError, match="return_state=True gives several outputs.*subclassed"):
-        LSTM(3, return_state=True)(Input((5, 3)))
+    # an LSTM's initial state is [h, c] (tests/test_nn_initial_state.py)
+    x = Input((5, 3))
+    with pytest.raises(ValueError, match=r"initial_state needs 2 state\(s\) \(\[h, c\]\), got 1"):
+        LSTM(3)(x, initial_state=[x])
 
 
 # ------------------------------------------------- states in a subclassed model

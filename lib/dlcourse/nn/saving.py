@@ -77,7 +77,12 @@ def _functional(config, custom_objects):
     for i, node in enumerate(spec["nodes"]):
         args = [tensors[tuple(ref)] for ref in node["inputs"]]
         layer = layers[node["layer"]]
-        tensors[(node["layer"], i)] = layer(args if node["list"] else args[0])
+        out = layer(args if node["list"] else args[0])
+        if isinstance(out, list):  # a layer with several outputs (return_state=True)
+            for j, t in enumerate(out):
+                tensors[(node["layer"], i, j)] = t
+        else:
+            tensors[(node["layer"], i)] = out
     outputs = [tensors[tuple(ref)] for ref in spec["outputs"]]
     return Functional(
         inputs,

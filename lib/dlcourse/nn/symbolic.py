@@ -43,11 +43,19 @@ class SymbolicTensor:
 
 
 class Node:
-    """One application of ``layer`` to ``inputs`` (a tensor, or a list of tensors)."""
+    """One application of ``layer`` to ``inputs`` (a tensor, or a list of tensors).
 
-    def __init__(self, layer, inputs):
+    A layer with several outputs (a recurrent layer with ``return_state=True``)
+    makes ``count`` tensors, ``outputs``; ``output`` is the first.
+    """
+
+    def __init__(self, layer, inputs, count=1):
         self.layer, self.inputs = layer, inputs
-        self.output = SymbolicTensor(f"{layer.name}/out", node=self)
+        if count == 1:
+            self.outputs = [SymbolicTensor(f"{layer.name}/out", node=self)]
+        else:
+            self.outputs = [SymbolicTensor(f"{layer.name}/out{j}", node=self) for j in range(count)]
+        self.output = self.outputs[0]
 
     @property
     def input_list(self):

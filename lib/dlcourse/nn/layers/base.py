@@ -168,6 +168,10 @@ class Layer:
         """dL/d(input) from dL/d(output); weight gradients go to ``self.grads``."""
         raise missing_backward_error(self)
 
+    def output_count(self):
+        """How many outputs a call gives (a list of them when more than one)."""
+        return 1
+
     def has_backward(self):
         return type(self).backward is not Layer.backward
 
@@ -447,7 +451,8 @@ class Layer:
         ``dlcourse.nn.symbolic``); NumPy input is converted to the backend's arrays."""
         if is_symbolic(x):
             check_all_symbolic(self, x)
-            return Node(self, list(x) if isinstance(x, (list, tuple)) else x).output
+            node = Node(self, list(x) if isinstance(x, (list, tuple)) else x, self.output_count())
+            return node.outputs if len(node.outputs) > 1 else node.output
         if _BUILDING:
             check_tracked(_BUILDING[-1], self)
         backend = self._active_backend()

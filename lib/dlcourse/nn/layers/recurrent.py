@@ -10,10 +10,14 @@ through time included.
 
 Outputs, as in Keras: the last state (batch, units), or every state
 (batch, steps, units) with ``return_sequences=True``; with
-``return_state=True`` a list ``[output, h]`` (LSTM: ``[output, h, c]``). A
-layer that returns its states has several outputs, which a Functional graph
-cannot hold yet: use it in a subclassed ``Model`` (its ``backward`` then gets a
-list of gradients, one per output).
+``return_state=True`` a list ``[output, h]`` (LSTM: ``[output, h, c]``), in a
+Functional graph too (``seq, h, c = LSTM(8, return_sequences=True,
+return_state=True)(x)``); its ``backward`` then gets a list of gradients, one
+per output. ``initial_state=[h, c]`` (SimpleRNN, GRU: ``[h]``) starts the
+recurrence from given states instead of zeros, e.g. those of another layer (an
+encoder's for a decoder); the gradient flows back into them. The layer's
+inputs are then the list ``[x, *states]``, and its ``backward`` returns
+``[dx, *dstates]``.
 
 Weights, in this order (the shapes and layouts of Keras, so they copy across):
 ``kernel`` (features, G*units), ``recurrent_kernel`` (units, G*units) and
@@ -29,7 +33,6 @@ from dlcourse import ops
 from dlcourse.functional._common import device, namespace
 from dlcourse.nn.layers._checks import positive_int
 from dlcourse.nn.layers.base import Layer
-from dlcourse.nn.symbolic import is_symbolic
 
 __all__ = ["GRU", "LSTM", "SimpleRNN"]
 
@@ -57,16 +60,33 @@ class _Recurrent(Layer):
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self._cache = None
+        self._given_states = False
 
-    def __call__(self, x, training=False):
-        if self.return_state and is_symbolic(x):
-            raise ValueError(
-                f"{type(self).__name__} layer {self.name!r}: return_state=True gives several "
-                "outputs, which a Model(inputs, outputs) graph cannot hold yet; call the layer "
-                "in a subclassed Model instead (out, *states = self.rnn(x)), or drop "
-                "return_state."
+    def __call__(self, x, training=False, initial_state=None):
+        if initial_state is not None:
+            states = (
+                list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
             )
+            if len(states) != self._state_count():
+                raise ValueError(
+                    f"{type(self).__name__} layer {self.name!r}: initial_state needs "
+                    f"{self._state_count()} state(s) ({self._state_names()}), got {len(states)}."
+                )
+            x = [x, *states]
         return super().__call__(x, training)
+
+    def output_count(self):
+        return 1 + self._state_count() if self.return_state else 1
+
+    def _state_names(self):
+        return "[h, c]" if self._state_count() == 2 else "[h]"
+
+    @staticmethod
+    def _split_inputs(x):
+        """The sequence, and the initial states given with it (None: zeros)."""
+        if isinstance(x, (list, tuple)):
+            return x[0], list(x[1:])
+        return x, None
 
     # -------------------------------------------------------------------- weights
     def _bias_shape(self):
@@ -76,6 +96,8 @@ class _Recurrent(Layer):
         return "zeros"
 
     def build(self, input_shape):
+        if isinstance(input_shape, list):  # [sequence, *initial states]
+            input_shape = input_shape[0]
         if len(input_shape) != 3:
             raise ValueError(
                 f"{type(self).__name__} layer {self.name!r} expects sequences (batch, steps, "
@@ -93,7 +115,9 @@ class _Recurrent(Layer):
         """x @ kernel + bias for every step at once, time first: (steps, batch, G*units)."""
         return ops.dense(ops.transpose(x, (1, 0, 2)), self.kernel, bias)
 
-    def _initial_states(self, xs):
+    def _initial_states(self, xs, given=None):
+        if given:
+            return tuple(given)
         zeros = xs[0][:, : self.units] * 0.0  # (batch, units), whatever the library
         return (zeros,) * self._state_count()
 
@@ -101,8 +125,9 @@ class _Recurrent(Layer):
         return 1
 
     def call(self, x, training=False):
+        x, given = self._split_inputs(x)
         xs = self._input_terms(x, self._input_bias())
-        states = ops.scan(self._step, self._initial_states(xs), xs)  # each (steps, batch, units)
+        states = ops.scan(self._step, self._initial_states(xs, given), xs)  # (steps, batch, units)
         last = [s[-1] for s in states]
         out = ops.transpose(states[0], (1, 0, 2)) if self.return_sequences else last[0]
         return [out, *last] if self.return_state else out
@@ -114,6 +139,16 @@ class _Recurrent(Layer):
     def _zeros(self, x):
         xp = namespace(x)
         return xp.zeros((x.shape[0], self.units), dtype=x.dtype, device=device(x))
+
+    def _starts(self, x):
+        """Manual backend: the sequence and its initial states (given, or zeros)."""
+        x, given = self._split_inputs(x)
+        self._given_states = bool(given)
+        return x, given or [self._zeros(x)] * self._state_count()
+
+    def _input_grads(self, dx, dstates):
+        """What backward returns: dx, and the states' gradients when they were inputs."""
+        return [dx, *dstates] if self._given_states else dx
 
     def _output(self, hs, finals):
         out = hs if self.return_sequences else hs[:, -1, :]
@@ -152,15 +187,15 @@ class SimpleRNN(_Recurrent):
         return (ops.tanh(x_t + ops.matmul(h, self.recurrent_kernel)),)
 
     def forward(self, x, training=False):
-        h0 = self._zeros(x)
+        x, (h0,) = self._starts(x)
         hs, self._cache = F.rnn_forward(x, h0, self.kernel, self.recurrent_kernel, self.bias)
         return self._output(hs, [hs[:, -1, :]])
 
     def backward(self, dout):
         dhs, _ = self._split_dout(dout, self._cache[-1])
-        dx, _, dwx, dwh, db = F.rnn_backward(dhs, self._cache)
+        dx, dh0, dwx, dwh, db = F.rnn_backward(dhs, self._cache)
         self.grads = {"kernel": dwx, "recurrent_kernel": dwh, "bias": db}
-        return dx
+        return self._input_grads(dx, [dh0])
 
 
 class LSTM(_Recurrent):
@@ -191,15 +226,15 @@ class LSTM(_Recurrent):
     def forward(self, x, training=False):
         # the whole sequence at once: one input product for every step, and
         # lstm_backward starts from the last c's gradient too (return_state)
-        h0 = c0 = self._zeros(x)
+        x, (h0, c0) = self._starts(x)
         hs, self._cache = F.lstm_forward(x, h0, c0, self.kernel, self.recurrent_kernel, self.bias)
         return self._output(hs, [hs[:, -1, :], self._cache["c_last"]])
 
     def backward(self, dout):
         dhs, dc = self._split_dout(dout, self._cache["hs"])
-        dx, _, _, dwx, dwh, db = F.lstm_backward(dhs, self._cache, dc=dc)
+        dx, dh0, dc0, dwx, dwh, db = F.lstm_backward(dhs, self._cache, dc=dc)
         self.grads = {"kernel": dwx, "recurrent_kernel": dwh, "bias": db}
-        return dx
+        return self._input_grads(dx, [dh0, dc0])
 
 
 class GRU(_Recurrent):
@@ -227,12 +262,12 @@ class GRU(_Recurrent):
         return (z * h + (1 - z) * candidate,)
 
     def forward(self, x, training=False):
-        h0 = self._zeros(x)
+        x, (h0,) = self._starts(x)
         hs, self._cache = F.gru_forward(x, h0, self.kernel, self.recurrent_kernel, self.bias)
         return self._output(hs, [hs[:, -1, :]])
 
     def backward(self, dout):
         dhs, _ = self._split_dout(dout, self._cache["hs"])
-        dx, _, dwx, dwh, db = F.gru_backward(dhs, self._cache)
+        dx, dh0, dwx, dwh, db = F.gru_backward(dhs, self._cache)
         self.grads = {"kernel": dwx, "recurrent_kernel": dwh, "bias": db}
-        return dx
+        return self._input_grads(dx, [dh0])

@@ -150,6 +150,7 @@ class Functional(Model):
         arrays = x if isinstance(x, (tuple, list)) else (x,)
         values = {id(t): a for t, a in zip(self.inputs, arrays)}
         shared_saves = self._saves = {}
+        self._multi_outputs = {}
         for node in self._nodes:
             layer = node.layer
             args = [values[id(t)] for t in node.input_list]
@@ -162,8 +163,12 @@ class Functional(Model):
                     shared_saves[id(node)] = _snapshot(layer)
             else:
                 out = layer._build_and_call(arg, training=False)
-                node.output.shape = (None, *tuple(out.shape)[1:])
-            values[id(node.output)] = out
+                for t, o in zip(node.outputs, _several(node, out)):
+                    t.shape = (None, *tuple(o.shape)[1:])
+            if how == "forward" and len(node.outputs) > 1:
+                self._multi_outputs[id(node)] = out  # zeros for an output the loss ignores
+            for t, o in zip(node.outputs, _several(node, out)):
+                values[id(t)] = o
         return values
 
     def _outputs_of(self, values):
@@ -186,7 +191,8 @@ class Functional(Model):
         for node in self._nodes:
             args = [values[id(t)] for t in node.input_list]
             out = node.layer.call(args if isinstance(node.inputs, list) else args[0], training)
-            values[id(node.output)] = out
+            for t, o in zip(node.outputs, _several(node, out)):
+                values[id(t)] = o
             yield node.layer, out
 
     # ------------------------------------------------------- manual backpropagation
@@ -210,7 +216,8 @@ class Functional(Model):
         for node in self._nodes:
             layer = node.layer
             upstream = any(needs[id(t)] for t in node.input_list)
-            needs[id(node.output)] = upstream or bool(layer.trainable_weights)
+            for t in node.outputs:
+                needs[id(t)] = upstream or bool(layer.trainable_weights)
             wants_input[id(layer)] = wants_input.get(id(layer), False) or upstream
             if needs[id(node.output)]:
                 if not layer.has_backward():
@@ -233,7 +240,7 @@ class Functional(Model):
             _accumulate(grads, id(t), g)
         weight_grads = {}
         for node in reversed(self._backward_nodes):
-            g = grads.pop(id(node.output), None)
+            g = _output_grads(node, grads, self._multi_outputs)
             if g is None:
                 continue  # nothing downstream of this node reaches the loss
             layer = node.layer
@@ -266,7 +273,10 @@ class Functional(Model):
         tensor_names = {id(t): [name] for t, name in zip(self.inputs, self._input_names)}
         nodes = []
         for i, node in enumerate(self._nodes):
-            tensor_names[id(node.output)] = [node.layer.name, i]
+            if len(node.outputs) == 1:
+                tensor_names[id(node.output)] = [node.layer.name, i]
+            for j, t in enumerate(node.outputs if len(node.outputs) > 1 else []):
+                tensor_names[id(t)] = [node.layer.name, i, j]
             refs = [tensor_names[id(t)] for t in node.input_list]
             nodes.append(
                 {"layer": node.layer.name, "inputs": refs, "list": isinstance(node.inputs, list)}
@@ -319,6 +329,21 @@ def _snapshot(layer):
 def _restore(snapshot):
     for layer, attributes in snapshot:
         vars(layer).update(attributes)
+
+
+def _several(node, out):
+    """A node's outputs as a list (a layer with one output gives one array)."""
+    return list(out) if len(node.outputs) > 1 else [out]
+
+
+def _output_grads(node, grads, forward_outputs):
+    """The gradient for the node's output; for several outputs a list, with zeros for
+    those nothing downstream uses; None when none of them reaches the loss."""
+    found = [grads.pop(id(t), None) for t in node.outputs]
+    if len(found) == 1 or all(g is None for g in found):
+        return found[0] if len(found) == 1 else None
+    outs = forward_outputs[id(node)]
+    return [o * 0 if g is None else g for g, o in zip(found, outs)]
 
 
 def _accumulate(grads, key, g):
