@@ -93,8 +93,12 @@ def attention_forward(q, k, v, mask=None):
     return p @ v, (q, k, v, p, scale)
 
 
-def attention_backward(dout, cache):
+def attention_backward(dout, cache, dp=None):
     """Gradients ``(dq, dk, dv)`` given dout = dL/dout (..., Tq, dv).
+
+    ``dp``: dL/dp (..., Tq, Tk) when the attention weights p are used
+    downstream too (a layer that returns its attention scores); it is added to
+    the part of dL/dp that comes through ``out``.
 
     Back through p @ v (a matrix product), then the softmax row by row
     (ds = p * (dp - sum(dp * p))), then the scaled q @ k^T. A masked key has
@@ -104,6 +108,6 @@ def attention_backward(dout, cache):
     require_shape("dout", dout, (*p.shape[:-1], v.shape[-1]))
     xp = namespace(dout, p)
     dv = p.mT @ dout
-    dp = dout @ v.mT
+    dp = dout @ v.mT if dp is None else dout @ v.mT + dp
     ds = p * (dp - xp.sum(dp * p, axis=-1, keepdims=True))
     return (ds @ k) * scale, (ds.mT @ q) * scale, dv

@@ -18,6 +18,19 @@ and ``output_bias`` (Dq,).
 In a Functional graph the layer is called as in Keras, ``mha(x, x,
 use_causal_mask=True)``; the mask it was called with is part of its config
 (a layer is called with one mask: reuse it with the same one).
+
+``attention_mask`` (batch, Tq, Tk), True (or 1) where a query may attend to
+a key, is data: in a graph it is an ``Input`` of its own. It combines with
+``use_causal_mask`` (both must allow a pair), as in Keras, which hides a pair
+by adding -1e9 to its score; that is exactly a weight of 0 in float32 and
+float64 whenever a row keeps one key. A row that keeps none is a ValueError
+on ``manual`` (``attention_forward``); Keras and the other backends then
+spread the row evenly over its keys (-1e9 everywhere) or, when the causal
+mask hides them too, give NaN. With ``return_attention_scores=True`` the
+call returns ``[output, scores]``, the scores being the attention weights
+(batch, heads, Tq, Tk), which may be used downstream (their gradient is
+taken into account). The layer's inputs are the list ``[query, value, key]``
+and, with a mask, ``[query, value, key, mask]`` (key = value when not given).
 """
 
 import math
@@ -26,13 +39,14 @@ import numpy as np
 
 from dlcourse import functional as F
 from dlcourse import ops
-from dlcourse.functional._common import namespace
+from dlcourse.functional._common import device, namespace
 from dlcourse.nn.layers._checks import positive_int
 from dlcourse.nn.layers.base import Layer
 
 __all__ = ["MultiHeadAttention"]
 
 _PROJECTIONS = ("query", "key", "value")
+HIDDEN = 1e9  # what Keras subtracts from a masked score
 
 
 def _glorot_for(fan_in, fan_out):
@@ -64,6 +78,7 @@ class MultiHeadAttention(Layer):
         value_dim=None,
         use_bias=True,
         use_causal_mask=False,
+        return_attention_scores=False,
         name=None,
         dtype=None,
     ):
@@ -73,23 +88,38 @@ class MultiHeadAttention(Layer):
         self.value_dim = self.key_dim if value_dim is None else positive_int("value_dim", value_dim)
         self.use_bias = bool(use_bias)
         self.use_causal_mask = bool(use_causal_mask)
+        self.return_attention_scores = bool(return_attention_scores)
         self._called_with_mask = False  # True once a call chose the mask
         self._built_steps = None
         self._cache = None
 
     # -------------------------------------------------------------------- calling
-    def __call__(self, query, value=None, key=None, use_causal_mask=False, training=False):
-        if isinstance(query, (list, tuple)):  # a graph being rebuilt: [query, value(, key)]
-            query, value, key = (list(query) + [None, None])[:3]
-        elif value is None:
+    def __call__(
+        self,
+        query,
+        value=None,
+        key=None,
+        use_causal_mask=False,
+        training=False,
+        attention_mask=None,
+        return_attention_scores=False,
+    ):
+        if isinstance(query, (list, tuple)):  # a graph being rebuilt: its input list
+            return super().__call__(list(query), training)
+        if value is None:
             raise ValueError(
                 f"MultiHeadAttention layer {self.name!r}: value is missing; call it as "
                 "mha(query, value), e.g. mha(x, x) for self-attention."
             )
-        else:
-            self._choose_mask(bool(use_causal_mask))
+        self._choose_mask(bool(use_causal_mask))
+        self.return_attention_scores = bool(return_attention_scores)
         inputs = [query, value] if key is None else [query, value, key]
+        if attention_mask is not None:
+            inputs = [query, value, value if key is None else key, attention_mask]
         return super().__call__(inputs, training)
+
+    def output_count(self):
+        return 2 if self.return_attention_scores else 1
 
     def _choose_mask(self, causal):
         if self._called_with_mask and causal != self.use_causal_mask:
@@ -109,6 +139,9 @@ class MultiHeadAttention(Layer):
                 "subclassed Model; a Sequential hands it one tensor."
             )
         shapes = [tuple(s) for s in input_shape]
+        if len(shapes) == 4:
+            self._check_mask_shape(shapes)
+            shapes = shapes[:3]
         if any(len(s) != 3 for s in shapes):
             raise ValueError(
                 f"MultiHeadAttention layer {self.name!r} expects query, value (and key) of "
@@ -140,6 +173,15 @@ class MultiHeadAttention(Layer):
         if self.use_bias:
             self.add_weight("output_bias", (out,), "zeros")
 
+    def _check_mask_shape(self, shapes):
+        query, key, mask = shapes[0], shapes[2], shapes[3]
+        if len(mask) != 3 or tuple(mask[1:]) != (query[1], key[1]):
+            raise ValueError(
+                f"MultiHeadAttention layer {self.name!r}: attention_mask must have the shape "
+                f"(batch, query steps, key steps) = (batch, {query[1]}, {key[1]}), got "
+                f"{tuple(mask)}."
+            )
+
     def _parts(self, name):
         """The kernel as a matrix (in, heads*dim), and the bias as (heads*dim,) or None."""
         kernel = getattr(self, f"{name}_kernel")
@@ -157,6 +199,13 @@ class MultiHeadAttention(Layer):
     def _unpack(x):
         query, value = x[0], x[1]
         return query, value, x[2] if len(x) > 2 else value
+
+    @staticmethod
+    def _attention_mask(x):
+        return x[3] if len(x) > 3 else None
+
+    def _outputs(self, out, weights):
+        return [out, weights] if self.return_attention_scores else out
 
     # ------------------------------------------------------------ autodiff backends
     def _heads(self, x, name, dim):
@@ -176,13 +225,19 @@ class MultiHeadAttention(Layer):
             mask = self._mask(query.shape[1], key.shape[1])
             hidden = np.full(mask.shape, -np.inf, dtype=self._dtype())  # weight exp(-inf) = 0
             scores = ops.where(ops.convert_to_tensor(mask), scores, ops.convert_to_tensor(hidden))
-        attended = ops.matmul(ops.softmax(scores, axis=-1), v)  # (batch, heads, Tq, value_dim)
+        given = self._attention_mask(x)
+        if given is not None:  # Keras's way: -1e9 where the mask is 0
+            given = ops.reshape(ops.cast(given, self._dtype()), (-1, 1, *given.shape[1:]))
+            scores = scores + (given - 1.0) * HIDDEN
+        weights = ops.softmax(scores, axis=-1)
+        attended = ops.matmul(weights, v)  # (batch, heads, Tq, value_dim)
         merged = ops.reshape(
             ops.transpose(attended, (0, 2, 1, 3)),
             (-1, query.shape[1], self.num_heads * self.value_dim),
         )
         kernel = ops.reshape(self.output_kernel, (-1, self.output_kernel.shape[2]))
-        return ops.dense(merged, kernel, self.output_bias if self.use_bias else None)
+        out = ops.dense(merged, kernel, self.output_bias if self.use_bias else None)
+        return self._outputs(out, weights)
 
     # --------------------------------------------------------------- manual backend
     def forward(self, x, training=False):
@@ -204,6 +259,10 @@ class MultiHeadAttention(Layer):
             )
             projected[name] = (source, flat, heads)
         mask = self._mask(query.shape[1], key.shape[1]) if self.use_causal_mask else None
+        given = self._attention_mask(x)
+        if given is not None:
+            allowed = xp.reshape(given != 0, (given.shape[0], 1, *given.shape[1:]))
+            mask = allowed if mask is None else allowed & xp.asarray(mask, device=device(given))
         attended, attention_cache = F.attention_forward(
             projected["query"][2], projected["key"][2], projected["value"][2], mask
         )
@@ -214,10 +273,13 @@ class MultiHeadAttention(Layer):
         if self.use_bias:
             out = out + self.output_bias
         self._cache = (projected, attention_cache, merged, out_kernel, len(x))
-        return out
+        return self._outputs(out, attention_cache[3])
 
     def backward(self, dout):
         projected, attention_cache, merged, out_kernel, count = self._cache
+        dweights = None
+        if self.return_attention_scores:
+            dout, dweights = dout
         xp = namespace(dout)
 
         def weight_grad(inputs, grads):  # sum over batch and steps of x^T dy
@@ -233,7 +295,9 @@ class MultiHeadAttention(Layer):
         dattended = xp.permute_dims(
             xp.reshape(dmerged, (n, tq, self.num_heads, self.value_dim)), (0, 2, 1, 3)
         )
-        dheads = dict(zip(_PROJECTIONS, F.attention_backward(dattended, attention_cache)))
+        dheads = dict(
+            zip(_PROJECTIONS, F.attention_backward(dattended, attention_cache, dp=dweights))
+        )
         dinputs = {}
         for name in _PROJECTIONS:
             source, flat, _ = projected[name]
@@ -248,6 +312,8 @@ class MultiHeadAttention(Layer):
                 )
             dinputs[name] = dy @ flat.mT
         self.grads = grads
+        if count > 3:  # the mask is data: it has no gradient
+            return [dinputs["query"], dinputs["value"], dinputs["key"], None]
         if count > 2:
             return [dinputs["query"], dinputs["value"], dinputs["key"]]
         return [dinputs["query"], dinputs["value"] + dinputs["key"]]  # key was the value
@@ -260,4 +326,5 @@ class MultiHeadAttention(Layer):
             "value_dim": self.value_dim,
             "use_bias": self.use_bias,
             "use_causal_mask": self.use_causal_mask,
+            "return_attention_scores": self.return_attention_scores,
         }
