@@ -11,7 +11,7 @@ import numpy as np
 
 from dlcourse import functional as F
 from dlcourse.grading.drivers import CHECKED_CALL
-from dlcourse.grading.spec import BY_HAND, RECURRENT_BACKWARD, Exercise
+from dlcourse.grading.spec import BY_HAND, RECURRENT_BACKWARD, SMALL_NUMPY_LIMITS, Exercise
 
 # Run in the sandbox after the student's cells, and here for the expected answers.
 DRIVER = CHECKED_CALL
@@ -72,6 +72,7 @@ EXERCISES = [
     Exercise(
         grade_id="check_sigmoid_backward",
         forbid=BY_HAND,
+        **SMALL_NUMPY_LIMITS,
         solution=("sigmoid_backward",),
         call="_checked(sigmoid_backward, dout, cache)",
         expected=lambda dout, cache: _checked(F.sigmoid_backward, dout, cache),  # noqa: F821
@@ -84,6 +85,7 @@ EXERCISES = [
     Exercise(
         grade_id="check_tanh_backward",
         forbid=BY_HAND,
+        **SMALL_NUMPY_LIMITS,
         solution=("tanh_backward",),
         call="_checked(tanh_backward, dout, cache)",
         expected=lambda dout, cache: _checked(F.tanh_backward, dout, cache),  # noqa: F821
@@ -96,6 +98,7 @@ EXERCISES = [
     Exercise(
         grade_id="check_relu_backward",
         forbid=BY_HAND,
+        **SMALL_NUMPY_LIMITS,
         solution=("relu_backward",),
         call="_checked(relu_backward, dout, x)",
         expected=lambda dout, x: _checked(F.relu_backward, dout, x),  # noqa: F821
@@ -109,6 +112,7 @@ EXERCISES = [
     Exercise(
         grade_id="check_softmax_backward",
         forbid=BY_HAND,
+        **SMALL_NUMPY_LIMITS,
         solution=("softmax_backward",),
         call="_checked(softmax_backward, dout, (s, axis))",
         expected=lambda dout, s, axis: _checked(F.softmax_backward, dout, (s, axis)),  # noqa: F821

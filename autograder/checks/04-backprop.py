@@ -13,7 +13,7 @@ import numpy as np
 
 from dlcourse import functional as F
 from dlcourse.grading.drivers import CHECKED_CALL
-from dlcourse.grading.spec import BY_HAND, RECURRENT_BACKWARD, Exercise
+from dlcourse.grading.spec import BY_HAND, RECURRENT_BACKWARD, SMALL_NUMPY_LIMITS, Exercise
 
 DRIVER = (
     CHECKED_CALL
@@ -98,6 +98,7 @@ EXERCISES = [
     Exercise(
         grade_id="check_dense_backward",
         forbid=BY_HAND,
+        **SMALL_NUMPY_LIMITS,
         solution=("dense_backward",),
         call="_checked(dense_backward, dout, (x, w))",
         expected=lambda dout, x, w: _checked(F.dense_backward, dout, (x, w)),  # noqa: F821
@@ -125,6 +126,7 @@ EXERCISES = [
     Exercise(
         grade_id="check_two_layer_backward",
         forbid=BY_HAND,
+        **SMALL_NUMPY_LIMITS,
         solution=("two_layer_backward",),
         setup=("setup", "two_layer_forward"),
         call="_checked(two_layer_backward, _network_cache(x, y, w1, b1, w2, b2, dscores))",

@@ -24,6 +24,9 @@ from dlcourse.grading.limited_kernel import write_kernelspec
 from dlcourse.grading.warm_kernels import FORBIDDEN_ENV, OPTIONAL_ENV
 
 CELL_TIMEOUT_S = 30  # the slowest cell of the course takes a few seconds
+# A cell whose exercise already ran out of its CPU or memory in the sandbox would do the same
+# here; the in-kernel score decides nothing, so those cells get seconds, not the full wait.
+EXHAUSTED_CELL_TIMEOUT_S = 2
 
 
 class PrivateCourse:
@@ -70,10 +73,12 @@ class PrivateCourse:
     def db_path(self):
         return self.folder / coursedir.GRADEBOOK_NAME
 
-    def grade(self, student_id, notebook_text):
+    def grade(self, student_id, notebook_text, exhausted=()):
         """Run nbgrader's Autograde on one notebook; ``{grade_id: auto score}``.
 
-        Raises RuntimeError with nbgrader's log when nbgrader could not grade it.
+        The cells named in ``exhausted`` (grade_ids) are stopped after
+        :data:`EXHAUSTED_CELL_TIMEOUT_S`. Raises RuntimeError with nbgrader's
+        log when nbgrader could not grade the notebook.
         """
         from nbgrader.converters import Autograde
         from nbgrader.coursedir import CourseDirectory
@@ -95,6 +100,7 @@ class PrivateCourse:
         config.Autograde.force = True
         config.Autograde.create_student = True
         config.Execute.timeout = CELL_TIMEOUT_S
+        config.Execute.timeout_func = cell_timeouts(exhausted)
         config.Execute.allow_errors = True
         config.Execute.shutdown_kernel = "immediate"  # a graceful shutdown waits seconds
         if self.os_sandbox:
@@ -125,6 +131,17 @@ class PrivateCourse:
         with Gradebook(f"sqlite:///{self.db_path}") as gb:
             notebook = gb.find_submission_notebook(name, name, student_id)
             return {grade.name: grade.auto_score for grade in notebook.grades}
+
+
+def cell_timeouts(exhausted):
+    """nbclient's per-cell timeout: short for the ``exhausted`` grade_ids, else the default."""
+    exhausted = frozenset(exhausted)
+
+    def timeout(cell):
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        return EXHAUSTED_CELL_TIMEOUT_S if grade_id in exhausted else CELL_TIMEOUT_S
+
+    return timeout
 
 
 def private_id(student_id):

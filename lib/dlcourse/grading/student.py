@@ -127,24 +127,27 @@ def grade_submission(worker, submission):
             + ", ".join(missing)
         )
 
-    in_kernel, in_kernel_problem = {}, None
+    solutions = nbfile.code_by_grade_id(nb)
+    for entry in record["exercises"]:
+        entry["reason"] = None
+        _verify_into(entry, worker, worker.exercises[entry["grade_id"]], sid, solutions)
+
+    # Verified first, so that the in-kernel pass knows which cells would only wait out a limit.
+    in_kernel = {}
     if worker.private is not None:
         import nbformat
 
         try:
             if assignment.in_kernel == "graded":
                 clean = nbfile.graded_only(clean)
-            in_kernel = worker.private.grade(sid, nbformat.writes(clean))
+            in_kernel = worker.private.grade(
+                sid, nbformat.writes(clean), _exhausted_cells(worker, record)
+            )
         except Exception as err:
-            in_kernel_problem = f"nbgrader could not grade the notebook in its kernel: {err}"
-            record["flags"].append(in_kernel_problem)
+            record["flags"].append(f"nbgrader could not grade the notebook in its kernel: {err}")
 
-    solutions = nbfile.code_by_grade_id(nb)
     for entry in record["exercises"]:
-        exercise = worker.exercises[entry["grade_id"]]
-        entry["reason"] = None
         entry["in_kernel"] = in_kernel.get(entry["grade_id"])
-        _verify_into(entry, worker, exercise, sid, solutions)
         if entry["in_kernel"] is not None:
             in_kernel_passed = entry["in_kernel"] >= entry["max_points"]
             entry["disagrees"] = in_kernel_passed != entry["verified"]
@@ -152,6 +155,15 @@ def grade_submission(worker, submission):
                 record["flags"].append(_disagreement(entry["grade_id"], entry["verified"]))
     record["score"] = float(sum(e["points"] for e in record["exercises"]))
     return record
+
+
+def _exhausted_cells(worker, record):
+    """grade_ids of the check and solution cells of the exercises a limit stopped in the sandbox."""
+    cells = set()
+    for entry in record["exercises"]:
+        if entry["limit"] in ("cpu", "memory", "killed", "wall"):
+            cells.update((entry["grade_id"], *worker.exercises[entry["grade_id"]].solution))
+    return cells
 
 
 def _disagreement(grade_id, verified):
