@@ -75,7 +75,7 @@ def names(specs):
 
 
 def named(name, text):
-    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text) is not None
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
 
 
 @pytest.fixture(scope="module", params=CHAPTERS)
@@ -87,7 +87,7 @@ def chapter(request):
 
 def parts(chapter):
     """(stem, the paragraph's text on one line, its list items, the chapter's exercises)."""
-    stem, paragraph, exercises = parts(chapter)
+    stem, paragraph, exercises = chapter
     assert paragraph is not None, (
         f"solutions/{stem}.py: its introduction (the markdown before the set-up cell) has no "
         f"paragraph starting {MARKER!r} that states what the grader enforces"
