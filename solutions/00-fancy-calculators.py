@@ -37,6 +37,21 @@
 #
 # Fill in the cells marked `# YOUR CODE HERE` and run the check cell below each one. A failing
 # check says what is wrong and, usually, how to fix it.
+#
+# **How this notebook is graded.** The grader runs the solution cell of each exercise on its
+# own, after this notebook's set-up cell, in a fresh process outside the notebook and on inputs
+# of its own; the check cells are not run there, and a helper defined in any other cell is
+# missing. NumPy's `np.broadcast_shapes` is a stub there: a `broadcast_shape` that calls it scores
+# zero for that exercise. `dlcourse check --grader` on the saved notebook shows the points the
+# grader would give. Beyond the visible checks:
+#
+# * exercise 1, `check_broadcast_shape`, also tested: a dozen random pairs that broadcast,
+#   sizes 0 and 10**9, incompatible pairs in both orders, and the answer a tuple of plain
+#   Python ints (not NumPy integers);
+# * exercise 2, `check_standardize`, also tested: float32 input gives float32 output, a single
+#   column, a constant column (zeros), a column so narrow that `eps` matters, an `eps` other
+#   than the default, and columns whose mean lies thousands of standard deviations from 0
+#   (compute the variance from the centred values).
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import os

@@ -30,6 +30,23 @@
 # matrix, a missing bias, ...), not only that something is. From a terminal,
 # `dlcourse check course/01-dense-layer.ipynb` runs the whole notebook and lists
 # every check.
+#
+# **How this notebook is graded.** The grader runs the solution cell of each exercise on its
+# own, after this notebook's set-up cell, in a fresh process outside the notebook and on inputs
+# of its own; the check cells are not run there, and a helper defined in any other cell is
+# missing. The course's `dense_forward` (`dlcourse.functional.dense_forward`) is a stub there:
+# a `dense_forward` that calls it scores zero for that exercise. PyTorch, JAX, TensorFlow,
+# Keras, the course's autodiff and `dlcourse.gradcheck` cannot be imported while this
+# notebook is graded: plain NumPy is all you need. `dlcourse check --grader` on the saved
+# notebook shows the points the grader would give. Beyond the visible checks:
+#
+# * exercise 1, `check_dense_forward_by_hand`, also tested: a batch of one example, a layer of
+#   one neuron, one input per example, and `cache` the pair `(x, w)`;
+# * exercise 1, `check_dense_forward_batches`, also tested: float32 inputs give a float32
+#   output, and a square `w` (where a transposed `w` keeps the right shape);
+# * exercise 2, `check_compose_dense`, also tested: float32 weights give float32 results, a
+#   hidden layer narrower than the input, and square weights; only this cell runs, so
+#   `compose_dense` cannot call your `dense_forward`.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import matplotlib.pyplot as plt

@@ -37,6 +37,28 @@
 # `raise NotImplementedError()` with your code and run the check cell below it. Each check
 # compares your function with the reference, with finite differences (the slope measured by
 # nudging the input), and makes sure your function leaves its inputs alone.
+#
+# **How this notebook is graded.** The grader runs the solution cell of each exercise on its
+# own, after this notebook's set-up cell, in a fresh process outside the notebook and on inputs
+# of its own; the check cells are not run there, and a helper defined in any other cell is
+# missing. The course's references for these exercises (`F.sigmoid_backward`,
+# `F.tanh_backward`, `F.relu_backward`, `F.softmax_backward`) and their relatives
+# (`leaky_relu_backward`, `attention_backward`, the recurrent cells' backward functions) are
+# stubs there: a solution that calls one scores zero for that exercise. The derivatives are to
+# be written by hand, so PyTorch, JAX, TensorFlow, Keras, the course's autodiff and
+# `dlcourse.gradcheck` cannot be imported while this notebook is graded. `dlcourse check
+# --grader` on the saved notebook shows the points the grader would give. Beyond the visible
+# checks:
+#
+# * exercise 1, `check_sigmoid_backward`, also tested: float32 inputs keep float32, 1-D and
+#   3-D arrays, and saturated outputs (inputs near ±8 and ±30);
+# * exercise 2, `check_tanh_backward`, also tested: float32 inputs keep float32, 1-D and 3-D
+#   arrays, and saturated outputs (inputs near ±20);
+# * exercise 3, `check_relu_backward`, also tested: float32 inputs keep float32, and 1-D and
+#   3-D arrays with many exact zeros (any slope between 0 and 1 is accepted there);
+# * exercise 4, `check_softmax_backward`, also tested: the axis stored in the cache (`axis=0`,
+#   and the middle axis of a 3-D array), square batches, where a sum without `keepdims` gives
+#   wrong numbers without an error, and float32 scores from large logits kept float32.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import inspect

@@ -39,6 +39,24 @@
 # replace that line with your code, then run the check cell below it; a failed check says
 # what is wrong, not only that something is. From a terminal,
 # `dlcourse check course/03-losses.ipynb` runs the whole notebook and lists every check.
+#
+# **How this notebook is graded.** The grader runs the solution cell of each exercise on its
+# own, after this notebook's set-up cell, in a fresh process outside the notebook and on inputs
+# of its own; the check cells are not run there, and a helper defined in any other cell is
+# missing. The course's `F.mse_loss` and `F.softmax_cross_entropy` are stubs there: a solution
+# that calls one scores zero for that exercise. The gradients are to be written by hand, so
+# PyTorch, JAX, TensorFlow, Keras, the course's autodiff and `dlcourse.gradcheck` cannot be
+# imported while this notebook is graded. `dlcourse check --grader` on the saved notebook shows
+# the points the grader would give. Beyond the visible checks:
+#
+# * exercise 1, `check_mse_loss`, also tested: float32 inputs give a float32 `dpred`, 1-D and
+#   3-D arrays and a single element, and other pairs of shapes that must raise ValueError
+#   (`(3,)` with `(3, 1)`, `(2, 3)` with `(3, 2)`);
+# * exercise 2, `check_softmax_cross_entropy`, also tested: a batch of one example, two classes,
+#   as many examples as classes (where `logits[:, labels]` has the right shape and the wrong
+#   numbers), int32 labels, and float32 logits giving a float32 `dlogits`;
+# * exercise 3, `check_softmax_cross_entropy_stable`, also tested: random logits in the
+#   thousands and tens of thousands, in float64 and in float32.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import matplotlib.pyplot as plt

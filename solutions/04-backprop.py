@@ -39,6 +39,26 @@
 # replace that line with your code, then run the check cell below it; a failed check says
 # what is wrong, not only that something is. From a terminal,
 # `dlcourse check course/04-backprop.ipynb` runs the whole notebook and lists every check.
+#
+# **How this notebook is graded.** The grader runs the solution cell of each exercise on its
+# own, after this notebook's locked set-up cells, in a fresh process outside the notebook and
+# on inputs of its own; the check cells are not run there, and a helper defined in any other
+# cell is missing. The course's `F.dense_backward` and its relatives (`conv2d_backward`, the
+# `Dense` layer's `backward`, the recurrent cells' backward functions) are stubs there: a
+# `dense_backward` that calls one scores zero for that exercise. The gradients are to be
+# written by hand, so PyTorch, JAX, TensorFlow, Keras, the course's autodiff and
+# `dlcourse.gradcheck` cannot be imported while this notebook is graded. `dlcourse check
+# --grader` on the saved notebook shows the points the grader would give. Beyond the visible
+# checks:
+#
+# * exercise 1, `check_dense_backward`, also tested: float32 inputs keep float32 gradients, a
+#   batch of one example, a single input feature, and a square `w` (where a transposed `dw`
+#   has the right shape);
+# * exercise 2, `check_two_layer_backward`, also tested: float32 parameters keep float32
+#   gradients, a batch of one example, a wide hidden layer, and an upstream gradient in
+#   `cache["dscores"]` that is not the loss's own (use the cache, do not recompute it); it is
+#   graded with the course's `dense_backward` in place of yours, so a mistake in exercise 1
+#   does not cost its points twice.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import dataclasses

@@ -44,6 +44,29 @@
 # cell below it; a failed check says what is wrong, not only that something is. From a
 # terminal, `dlcourse check course/05-training.ipynb` runs the whole notebook and lists
 # every check. The whole notebook runs in well under a minute on a laptop CPU.
+#
+# **How this notebook is graded.** The grader runs the solution cell of each exercise on its
+# own, after this notebook's locked set-up cells, in a fresh process outside the notebook and
+# on inputs of its own; the check cells are not run there, and a helper defined in any other
+# cell is missing. The course's optimizers `F.SGD` and `F.Adam` are stubs there: an update
+# rule that calls one scores zero for that exercise. PyTorch, JAX, TensorFlow, Keras, the
+# course's autodiff and `dlcourse.gradcheck` cannot be imported while this notebook is graded.
+# `dlcourse check --grader` on the saved notebook shows the points the grader would give.
+# Beyond the visible checks:
+#
+# * exercise 1, `check_minibatch_indices`, also tested: a large `n` that `batch_size` does
+#   not divide, one that it divides, fewer examples than one batch, and batches of one;
+# * exercise 2, `check_sgd_momentum_update`, also tested: float32 parameters keep float32,
+#   `momentum=0`, 1-D and 3-D parameters, and your inputs left unchanged at every step of a run;
+# * exercise 3, `check_adam_update`, also tested: float32 parameters keep float32, betas and
+#   `eps` other than the defaults, 30 steps of gradients whose size changes by orders of
+#   magnitude, and
+#   a zero gradient at `t=1` (a step of 0, not NaN);
+# * exercise 4, `check_train`, also tested: float64 as well as float32 parameters, a batch size
+#   that divides `n` and one larger than `n`, and the trained parameters (and, when the batch
+#   size divides `n`, the loss history) compared number by number with the same loop run with
+#   plain SGD, the same `seed` and the same shuffles; `train` runs with the course's
+#   `minibatch_indices` in place of yours.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import matplotlib.pyplot as plt

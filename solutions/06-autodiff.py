@@ -38,6 +38,26 @@
 # Run the cells from top to bottom. Where you see `raise NotImplementedError()`, replace that
 # line with your code and run the check cell below it: each check compares your answer with the
 # course's engine `dlcourse.autodiff` and with finite differences, and says what is wrong.
+#
+# **How this notebook is graded.** The grader runs the solution cell of each exercise on its
+# own, after this notebook's locked set-up cells, in a fresh process outside the notebook and
+# on inputs of its own; the check cells are not run there, and a helper defined in any other
+# cell is missing. The engine's own answers to these exercises, `topological_order` and
+# `run_backward` in `dlcourse.autodiff` and its `unbroadcast`, are stubs there, and so are
+# relatives that compute a matrix product's gradient (the recurrent cells' backward functions
+# in `dlcourse.functional`): a solution that calls one scores zero for that exercise.
+# `dlcourse check --grader` on the saved notebook shows the points the grader would give.
+# Beyond the visible checks:
+#
+# * exercise 1, `check_local_rules`, also tested: float32 inputs keep float32, 1-D and 3-D
+#   arrays, negative `b`, and `pow_backward` with `n` = 0.5 and -2 as well as 3;
+# * exercise 2, `check_backward`, also tested: each graph at other values, and a fifth graph
+#   in which one node feeds two paths that join again;
+# * exercise 3, `check_broadcast_add`, also tested: float32 inputs keep float32, a square batch
+#   plus a row, a scalar `b` of shape `()`, both inputs stretched at once, equal shapes, and a
+#   `(1,)` input against a 3-D one;
+# * exercise 4, `check_matmul_backward`, also tested: float32 inputs keep float32, square
+#   matrices, a single row in `a`, and a single column in `b`.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import matplotlib.pyplot as plt

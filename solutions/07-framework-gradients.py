@@ -33,6 +33,21 @@
 #
 # A framework that is not installed is skipped with a message saying how to install it. Replace
 # each `raise NotImplementedError()` with your code and run the check cell below it.
+#
+# **How this notebook is graded.** The grader runs the solution cell of each exercise on its
+# own, after this notebook's locked set-up cells, in a fresh process outside the notebook and
+# on inputs of its own, and compares with formulas of its own: the check cells, and so their
+# torch and JAX comparisons, are not run there, and a helper defined in any other cell is
+# missing. The library's own GELU gradient, `dlcourse.functional.gelu_backward`, is a stub
+# there: a `gelu_backward` that calls it scores zero for that exercise. `dlcourse check
+# --grader` on the saved notebook shows the points the grader would give. Beyond the visible
+# checks:
+#
+# * exercise 1, `check_softplus_backward`, also tested: float32 inputs keep float32, 1-D, 3-D
+#   and one-element arrays, and `x` = ±800, where the slope is 0 and 1 and a slope written as
+#   `exp(x) / (1 + exp(x))` gives NaN;
+# * exercise 2, `check_gelu_backward`, also tested: float32 inputs keep float32, and 1-D, 3-D
+#   and one-element arrays.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import os

@@ -40,6 +40,21 @@
 # | 2 | `PReLU.backward(dout)`: its gradients, for the `manual` backend | 5 |
 #
 # Replace each `raise NotImplementedError()` with your code and run the check cell below it.
+#
+# **How this notebook is graded.** The grader runs your `PReLU` cell on its own, after this
+# notebook's set-up cell, in a fresh process outside the notebook and on inputs of its own: it
+# builds the layer on the `manual` backend, sets `alpha` with `set_weights`, and calls `call`
+# and `backward` itself. The check cells, and so the other backends' comparisons, are not run
+# there, and a helper defined in any other cell is missing. The course's leaky ReLU
+# (`F.leaky_relu_forward`, `F.leaky_relu_backward`), which computes PReLU when handed an array
+# `alpha`, is a stub there: a `PReLU` that calls it scores zero for both exercises. `dlcourse
+# check --grader` on the saved notebook shows the points the grader would give. Beyond the
+# visible checks:
+#
+# * exercise 1, `check_prelu_call`, also tested: a float32 layer on float32 inputs gives a
+#   float32 output, slopes `alpha` from 0 up to 2, and a batch whose inputs are all negative;
+# * exercise 2, `check_prelu_backward`, also tested: a float32 layer gives float32 `dx` and
+#   `dalpha`, slopes `alpha` from 0 up to 2, and a batch whose inputs are all negative.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import importlib.util

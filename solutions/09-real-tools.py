@@ -32,6 +32,16 @@
 # | exercise | you write | points |
 # |---|---|---|
 # | 1 | `nchw_dense_to_nhwc(kernel, channels, height, width)` | 4 |
+#
+# **How this notebook is graded.** The grader runs the exercise's solution cell on its own,
+# after this notebook's set-up cell, in a fresh process outside the notebook and on inputs of
+# its own (none of the tools of this chapter is needed there). The check cell is not run
+# there, and a helper defined in any other cell is missing: a solution that needs one scores
+# zero. `dlcourse check --grader` on the saved notebook shows the points the grader would give.
+# Beyond the visible check:
+#
+# * exercise 1, `check_nchw_dense_to_nhwc`, also tested: a float32 kernel stays float32, square
+#   maps, more channels than pixels, a single channel, and a single unit.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import atexit

@@ -37,6 +37,23 @@
 # Replace each `raise NotImplementedError()` with your code and run the check cell below it.
 # The checks compare your functions with the course's reference (`dlcourse.functional`) and
 # with finite differences, and make sure your functions leave their inputs alone.
+#
+# **How this notebook is graded.** The grader runs the solution cell of each exercise on its
+# own, after this notebook's set-up cell, in a fresh process outside the notebook and on inputs
+# of its own; the check cells are not run there, and a helper defined in any other cell is
+# missing. The course's convolutions, `F.conv2d_forward` and `F.conv2d_backward` (im2col) and
+# the loop versions `conv2d_forward_naive` and `conv2d_backward_naive`, are stubs there: a
+# solution that calls one scores zero for that exercise. The passes are to be written by hand,
+# so PyTorch, JAX, TensorFlow, Keras, the course's autodiff and `dlcourse.gradcheck` cannot be
+# imported while this notebook is graded. `dlcourse check --grader` on the saved notebook shows
+# the points the grader would give. Beyond the visible checks:
+#
+# * exercise 1, `check_conv2d_forward`, also tested: float32 inputs keep float32, a batch of
+#   one image, 1×1 kernels, a kernel as large as the image, and stride 3 with padding 2 on an
+#   oblong image;
+# * exercise 2, `check_conv2d_backward`, also tested: the same shapes, strides, paddings and
+#   float32 inputs; a backward that calls `conv2d_forward` gets the course's loop version in
+#   place of yours, so a mistake in exercise 1 does not cost its points twice.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import inspect

@@ -40,6 +40,21 @@
 # time. Expect them to vary from run to run; the explanations say which conclusions are
 # robust. For careful figures run `dlcourse bench` (its defaults: more steps and repeats) on
 # an otherwise idle machine.
+#
+# **How this notebook is graded.** The grader runs the solution cell of each exercise on its
+# own, after this notebook's set-up cell, in a fresh process outside the notebook and on inputs
+# of its own; the check cells are not run there, and a helper defined in any other cell is
+# missing. The benchmark's own FLOP counter (`flops_per_step` in `dlcourse.bench.networks`,
+# and its helper `_dense_flops`) is a stub there: a `dense_training_flops` that calls it scores
+# zero for that exercise. `dlcourse check --grader` on the saved notebook shows the points the
+# grader would give. Beyond the visible checks:
+#
+# * exercise 1, `check_dense_training_flops`, also tested: `sizes` given as a list, a single
+#   layer, a deep narrow stack with a batch of one, and random stacks of two to five layers of
+#   up to 2,000 units with batches up to 1,024;
+# * exercise 2, `check_ring_allreduce_bytes`, also tested: 8 workers with 2-byte values, and
+#   random gradients of up to 50 million values over 2 to 128 workers, with 1, 2, 4 or 8 bytes
+#   per value.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import json

@@ -33,11 +33,27 @@
 # | 4 | `cosine_with_warmup(step, total_steps, warmup_steps, peak_lr, min_lr)` | 3 |
 #
 # Replace each `raise NotImplementedError()` with your code and run the check cell below it.
-# The grader runs your functions again outside the notebook, on inputs of its own. While it
-# does, the course's own answers (`dlcourse.functional.batchnorm_backward`,
-# `layernorm_backward`, the `he_normal` initializer) are not there: a graded function that
-# calls them scores zero, and the two backward passes must be written by hand (PyTorch, JAX,
-# TensorFlow and the course's autodiff cannot be imported while they are graded).
+#
+# **How this notebook is graded.** The grader runs the solution cell of each exercise on its
+# own, after this notebook's set-up cell, in a fresh process outside the notebook and on inputs
+# of its own; the check cells are not run there, and a helper defined in any other cell is
+# missing. The course's own answers are stubs there: the `he_normal` initializer,
+# `F.batchnorm_forward`, `F.batchnorm_backward`, `F.layernorm_forward`,
+# `F.layernorm_backward` and their relatives (the `BatchNorm` and `LayerNormalization`
+# layers' `backward`), and the `one_cycle` schedule of `dlcourse.nn`: a graded function that
+# calls one scores zero for that exercise. The two backward passes are to be written by hand,
+# so PyTorch, JAX, TensorFlow, Keras, the course's autodiff and `dlcourse.gradcheck` cannot be
+# imported while they are graded. `dlcourse check --grader` on the saved notebook shows the
+# points the grader would give. Beyond the visible checks:
+#
+# * exercise 1, `check_kaiming_std`, also tested: a `fan_in` of 1, and random shapes with
+#   sizes up to 2,048 (each with `fan_in` different from `fan_out`);
+# * exercise 2, `check_batchnorm_backward`, also tested: float32 inputs keep float32 (a batch
+#   of 32), and a batch of two examples with a single feature;
+# * exercise 3, `check_layernorm_backward`, also tested: float32 inputs keep float32, and
+#   examples of only two features;
+# * exercise 4, `check_cosine_with_warmup`, also tested: three steps with one of warm-up, no
+#   warm-up with a floor above 0, and random schedules of 20 to 400 steps.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import math

@@ -33,13 +33,31 @@
 # The checks compare your functions with the course's references (`dlcourse.functional`) and
 # with finite differences, and make sure your functions leave their inputs alone.
 #
-# **How this notebook is graded.** The grader runs your solution cells again, in a fresh
-# process, on inputs of its own. There the course's references for these exercises
-# (`F.embedding_backward`, `F.rnn_step_backward`, `F.rnn_backward`, `F.clip_grad_norm`,
-# `F.lstm_step_backward` and their relatives) are stubs that raise, and PyTorch, JAX,
-# TensorFlow and the course's autodiff cannot be imported: a solution that calls them scores
-# zero for that exercise. Exercise 3 is graded with the course's `rnn_step_backward` in place
-# of yours, so a mistake in exercise 2 is not counted twice.
+# **How this notebook is graded.** The grader runs the solution cell of each exercise on its
+# own, after this notebook's set-up cell, in a fresh process outside the notebook and on inputs
+# of its own, with the caches built by the grader in the format the notebook prescribes; the
+# check cells are not run there, and a helper defined in any other cell is missing. The
+# course's references for these exercises (`F.embedding_backward`, `F.rnn_step_backward`,
+# `F.rnn_backward`, `F.clip_grad_norm`, `F.lstm_step_backward`, `F.lstm_backward` and their
+# relatives: the `Embedding` layer's `backward`, the other recurrent cells' backward
+# functions, `tanh_backward` and `dense_backward`) are stubs there: a solution that calls one
+# scores zero for that exercise. PyTorch, JAX, TensorFlow, Keras, the course's autodiff and
+# `dlcourse.gradcheck` cannot be imported while this notebook is graded. `dlcourse check
+# --grader` on the saved notebook shows the points the grader would give. Beyond the visible
+# checks:
+#
+# * exercise 1, `check_embedding_backward`, also tested: a float32 `dout` gives a float32
+#   `dtable`, and a vocabulary larger than the number of lookups;
+# * exercise 2, `check_rnn_step_backward`, also tested: float32 inputs keep float32, and a
+#   batch of one example;
+# * exercise 3, `check_bptt`, also tested: float32 inputs keep float32, a batch of one
+#   sequence of 8 steps, a sequence of a single step, and a single input feature; it is graded
+#   with the course's `rnn_step_backward` in place of yours, so a mistake in exercise 2 does
+#   not cost its points twice;
+# * exercise 4, `check_clip_grad_norm`, also tested: gradients of a single element, and
+#   `max_norm` values of 0.5 and 2;
+# * exercise 5, `check_lstm_step_backward`, also tested: float32 inputs keep float32, and a
+#   batch of one example.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import importlib.util
