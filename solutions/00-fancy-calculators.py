@@ -42,8 +42,11 @@
 # own, after this notebook's set-up cell, in a fresh process outside the notebook and on inputs
 # of its own; the check cells are not run there, and a helper defined in any other cell is
 # missing. NumPy's `np.broadcast_shapes` is a stub there: a `broadcast_shape` that calls it scores
-# zero for that exercise. `dlcourse check --grader` on the saved notebook shows the points the
-# grader would give. Beyond the visible checks:
+# zero for that exercise.
+# There each exercise may use 60 CPU seconds and 4 GB of memory; code that needs more is stopped
+# and scores zero for it. There each exercise may use 60 CPU seconds and 4 GB of memory; code that
+# needs more is stopped and scores zero for it. `dlcourse check --grader` on the saved notebook
+# shows the points the grader would give. Beyond the visible checks:
 #
 # * exercise 1, `check_broadcast_shape`, also tested: a dozen random pairs that broadcast,
 #   sizes 0 and 10**9, incompatible pairs in both orders, and the answer a tuple of plain

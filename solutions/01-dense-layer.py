@@ -37,8 +37,11 @@
 # missing. The course's `dense_forward` (`dlcourse.functional.dense_forward`) is a stub there:
 # a `dense_forward` that calls it scores zero for that exercise. PyTorch, JAX, TensorFlow,
 # Keras, the course's autodiff and `dlcourse.gradcheck` cannot be imported while this
-# notebook is graded: plain NumPy is all you need. `dlcourse check --grader` on the saved
-# notebook shows the points the grader would give. Beyond the visible checks:
+# notebook is graded: plain NumPy is all you need.
+# There each exercise may use 20 CPU seconds and 4 GB of memory; code that needs more is stopped
+# and scores zero for it. There each exercise may use 20 CPU seconds and 4 GB of memory; code that
+# needs more is stopped and scores zero for it. `dlcourse check --grader` on the saved notebook
+# shows the points the grader would give. Beyond the visible checks:
 #
 # * exercise 1, `check_dense_forward_by_hand`, also tested: a batch of one example, a layer of
 #   one neuron, one input per example, and `cache` the pair `(x, w)`;

@@ -46,8 +46,9 @@
 # missing. The course's `F.mse_loss` and `F.softmax_cross_entropy` are stubs there: a solution
 # that calls one scores zero for that exercise. The gradients are to be written by hand, so
 # PyTorch, JAX, TensorFlow, Keras, the course's autodiff and `dlcourse.gradcheck` cannot be
-# imported while this notebook is graded. `dlcourse check --grader` on the saved notebook shows
-# the points the grader would give. Beyond the visible checks:
+# imported while this notebook is graded. There each exercise may use 20 CPU seconds and 4 GB of
+# memory; code that needs more is stopped and scores zero for it. `dlcourse check --grader` on the
+# saved notebook shows the points the grader would give. Beyond the visible checks:
 #
 # * exercise 1, `check_mse_loss`, also tested: float32 inputs give a float32 `dpred`, 1-D and
 #   3-D arrays and a single element, and other pairs of shapes that must raise ValueError

@@ -47,9 +47,10 @@
 # `Dense` layer's `backward`, the recurrent cells' backward functions) are stubs there: a
 # `dense_backward` that calls one scores zero for that exercise. The gradients are to be
 # written by hand, so PyTorch, JAX, TensorFlow, Keras, the course's autodiff and
-# `dlcourse.gradcheck` cannot be imported while this notebook is graded. `dlcourse check
-# --grader` on the saved notebook shows the points the grader would give. Beyond the visible
-# checks:
+# `dlcourse.gradcheck` cannot be imported while this notebook is graded. There each exercise may
+# use 5 CPU seconds and 1 GB of memory; code that needs more is stopped and scores zero for it.
+# `dlcourse check --grader` on the saved notebook shows the points the grader would give. Beyond
+# the visible checks:
 #
 # * exercise 1, `check_dense_backward`, also tested: float32 inputs keep float32 gradients, a
 #   batch of one example, a single input feature, and a square `w` (where a transposed `dw`

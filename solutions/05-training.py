@@ -51,8 +51,9 @@
 # cell is missing. The course's optimizers `F.SGD` and `F.Adam` are stubs there: an update
 # rule that calls one scores zero for that exercise. PyTorch, JAX, TensorFlow, Keras, the
 # course's autodiff and `dlcourse.gradcheck` cannot be imported while this notebook is graded.
-# `dlcourse check --grader` on the saved notebook shows the points the grader would give.
-# Beyond the visible checks:
+# There each exercise may use 20 CPU seconds and 4 GB of memory; code that needs more is stopped
+# and scores zero for it. `dlcourse check --grader` on the saved notebook shows the points the
+# grader would give. Beyond the visible checks:
 #
 # * exercise 1, `check_minibatch_indices`, also tested: a large `n` that `batch_size` does
 #   not divide, one that it divides, fewer examples than one batch, and batches of one;

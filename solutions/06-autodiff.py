@@ -46,8 +46,9 @@
 # `run_backward` in `dlcourse.autodiff` and its `unbroadcast`, are stubs there, and so are
 # relatives that compute a matrix product's gradient (the recurrent cells' backward functions
 # in `dlcourse.functional`): a solution that calls one scores zero for that exercise.
-# `dlcourse check --grader` on the saved notebook shows the points the grader would give.
-# Beyond the visible checks:
+# There each exercise may use 20 CPU seconds and 4 GB of memory; code that needs more is stopped
+# and scores zero for it. `dlcourse check --grader` on the saved notebook shows the points the
+# grader would give. Beyond the visible checks:
 #
 # * exercise 1, `check_local_rules`, also tested: float32 inputs keep float32, 1-D and 3-D
 #   arrays, negative `b`, and `pow_backward` with `n` = 0.5 and -2 as well as 3;

@@ -39,9 +39,10 @@
 # on inputs of its own, and compares with formulas of its own: the check cells, and so their
 # torch and JAX comparisons, are not run there, and a helper defined in any other cell is
 # missing. The library's own GELU gradient, `dlcourse.functional.gelu_backward`, is a stub
-# there: a `gelu_backward` that calls it scores zero for that exercise. `dlcourse check
-# --grader` on the saved notebook shows the points the grader would give. Beyond the visible
-# checks:
+# there: a `gelu_backward` that calls it scores zero for that exercise. There each exercise may
+# use 20 CPU seconds and 4 GB of memory; code that needs more is stopped and scores zero for it.
+# `dlcourse check --grader` on the saved notebook shows the points the grader would give. Beyond
+# the visible checks:
 #
 # * exercise 1, `check_softplus_backward`, also tested: float32 inputs keep float32, 1-D, 3-D
 #   and one-element arrays, and `x` = ±800, where the slope is 0 and 1 and a slope written as

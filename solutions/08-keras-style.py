@@ -47,9 +47,10 @@
 # and `backward` itself. The check cells, and so the other backends' comparisons, are not run
 # there, and a helper defined in any other cell is missing. The course's leaky ReLU
 # (`F.leaky_relu_forward`, `F.leaky_relu_backward`), which computes PReLU when handed an array
-# `alpha`, is a stub there: a `PReLU` that calls it scores zero for both exercises. `dlcourse
-# check --grader` on the saved notebook shows the points the grader would give. Beyond the
-# visible checks:
+# `alpha`, is a stub there: a `PReLU` that calls it scores zero for both exercises. There each
+# exercise may use 20 CPU seconds and 4 GB of memory; code that needs more is stopped and scores
+# zero for it. `dlcourse check --grader` on the saved notebook shows the points the grader would
+# give. Beyond the visible checks:
 #
 # * exercise 1, `check_prelu_call`, also tested: a float32 layer on float32 inputs gives a
 #   float32 output, slopes `alpha` from 0 up to 2, and a batch whose inputs are all negative;

@@ -37,8 +37,9 @@
 # after this notebook's set-up cell, in a fresh process outside the notebook and on inputs of
 # its own (none of the tools of this chapter is needed there). The check cell is not run
 # there, and a helper defined in any other cell is missing: a solution that needs one scores
-# zero. `dlcourse check --grader` on the saved notebook shows the points the grader would give.
-# Beyond the visible check:
+# zero. There each exercise may use 20 CPU seconds and 4 GB of memory; code that needs more is
+# stopped and scores zero for it. `dlcourse check --grader` on the saved notebook shows the points
+# the grader would give. Beyond the visible check:
 #
 # * exercise 1, `check_nchw_dense_to_nhwc`, also tested: a float32 kernel stays float32, square
 #   maps, more channels than pixels, a single channel, and a single unit.

@@ -45,8 +45,9 @@
 # the loop versions `conv2d_forward_naive` and `conv2d_backward_naive`, are stubs there: a
 # solution that calls one scores zero for that exercise. The passes are to be written by hand,
 # so PyTorch, JAX, TensorFlow, Keras, the course's autodiff and `dlcourse.gradcheck` cannot be
-# imported while this notebook is graded. `dlcourse check --grader` on the saved notebook shows
-# the points the grader would give. Beyond the visible checks:
+# imported while this notebook is graded. There each exercise may use 20 CPU seconds and 4 GB of
+# memory; code that needs more is stopped and scores zero for it. `dlcourse check --grader` on the
+# saved notebook shows the points the grader would give. Beyond the visible checks:
 #
 # * exercise 1, `check_conv2d_forward`, also tested: float32 inputs keep float32, a batch of
 #   one image, 1×1 kernels, a kernel as large as the image, and stride 3 with padding 2 on an

@@ -46,8 +46,9 @@
 # of its own; the check cells are not run there, and a helper defined in any other cell is
 # missing. The benchmark's own FLOP counter (`flops_per_step` in `dlcourse.bench.networks`,
 # and its helper `_dense_flops`) is a stub there: a `dense_training_flops` that calls it scores
-# zero for that exercise. `dlcourse check --grader` on the saved notebook shows the points the
-# grader would give. Beyond the visible checks:
+# zero for that exercise. There each exercise may use 20 CPU seconds and 4 GB of memory; code that
+# needs more is stopped and scores zero for it. `dlcourse check --grader` on the saved notebook
+# shows the points the grader would give. Beyond the visible checks:
 #
 # * exercise 1, `check_dense_training_flops`, also tested: `sizes` given as a list, a single
 #   layer, a deep narrow stack with a batch of one, and random stacks of two to five layers of

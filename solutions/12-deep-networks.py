@@ -43,8 +43,9 @@
 # layers' `backward`), and the `one_cycle` schedule of `dlcourse.nn`: a graded function that
 # calls one scores zero for that exercise. The two backward passes are to be written by hand,
 # so PyTorch, JAX, TensorFlow, Keras, the course's autodiff and `dlcourse.gradcheck` cannot be
-# imported while they are graded. `dlcourse check --grader` on the saved notebook shows the
-# points the grader would give. Beyond the visible checks:
+# imported while they are graded. There each exercise may use 20 CPU seconds and 4 GB of memory;
+# code that needs more is stopped and scores zero for it. `dlcourse check --grader` on the saved
+# notebook shows the points the grader would give. Beyond the visible checks:
 #
 # * exercise 1, `check_kaiming_std`, also tested: a `fan_in` of 1, and random shapes with
 #   sizes up to 2,048 (each with `fan_in` different from `fan_out`);

@@ -42,9 +42,10 @@
 # relatives: the `Embedding` layer's `backward`, the other recurrent cells' backward
 # functions, `tanh_backward` and `dense_backward`) are stubs there: a solution that calls one
 # scores zero for that exercise. PyTorch, JAX, TensorFlow, Keras, the course's autodiff and
-# `dlcourse.gradcheck` cannot be imported while this notebook is graded. `dlcourse check
-# --grader` on the saved notebook shows the points the grader would give. Beyond the visible
-# checks:
+# `dlcourse.gradcheck` cannot be imported while this notebook is graded. There each exercise may
+# use 20 CPU seconds and 4 GB of memory; code that needs more is stopped and scores zero for it.
+# `dlcourse check --grader` on the saved notebook shows the points the grader would give. Beyond
+# the visible checks:
 #
 # * exercise 1, `check_embedding_backward`, also tested: a float32 `dout` gives a float32
 #   `dtable`, and a vocabulary larger than the number of lookups;

@@ -180,3 +180,16 @@ def test_the_readme_states_the_rules():
     readme = flat((ROOT / "README.md").read_text(encoding="utf-8"))
     for phrase in ("check --grader", "scores zero", "inputs of its own"):
         assert phrase in readme, f"README.md does not say {phrase!r} where it speaks of grading"
+
+
+def test_the_limits_are_stated(chapter):
+    stem, text, _items, exercises = parts(chapter)
+    for exercise in exercises:
+        stated = (
+            f"{exercise.timeout_s:g} CPU seconds and {exercise.memory_mb / 1024:g} GB of memory"
+        )
+        assert stated in text, (
+            f"{stem}, {exercise.grade_id}: the grader stops it after {exercise.timeout_s:g} CPU "
+            f"seconds or {exercise.memory_mb} MB, which the grading paragraph does not say "
+            f"({stated!r})"
+        )
