@@ -40,7 +40,7 @@ not in time, which is one reason a step never reaches the peak.
 
 from dataclasses import dataclass
 
-__all__ = ["NETWORKS", "Network", "flops_per_step", "get_network", "make_data"]
+__all__ = ["NETWORKS", "Network", "decoder_flops", "flops_per_step", "get_network", "make_data"]
 
 CLASSES = 10
 LEARNING_RATE = 0.01
@@ -115,13 +115,24 @@ def _rnn_flops(batch):
     return lstm + 3 * 2 * batch * RNN_UNITS * CLASSES
 
 
-def _transformer_flops(batch):
-    rows = batch * GPT_STEPS  # every product below runs once per token
-    projections = 2 * rows * GPT_WIDTH * 4 * GPT_WIDTH  # query, key, value, output
-    mlp = 2 * rows * 2 * GPT_WIDTH * GPT_MLP
+def decoder_flops(batch, steps, width, mlp, blocks):
+    """FLOPs of one training step through ``blocks`` decoder blocks (the products only).
+
+    Each block: the attention's four projections (width -> width), q @ k^T and
+    p @ v over every (query, key) pair, and the MLP (width -> mlp -> width),
+    all on ``batch * steps`` tokens, three times each (forward, weights, input).
+    The embeddings before and the head after are the caller's to add.
+    """
+    rows = batch * steps  # every product below runs once per token
+    projections = 2 * rows * width * 4 * width  # query, key, value, output
+    mlp_products = 2 * rows * 2 * width * mlp
     # q @ k^T and p @ v: per head, a (T, d) x (d, T) and a (T, T) x (T, d) product
-    attention = 2 * 2 * batch * GPT_STEPS * GPT_STEPS * GPT_WIDTH
-    blocks = GPT_BLOCKS * 3 * (projections + mlp + attention)
+    attention = 2 * 2 * batch * steps * steps * width
+    return blocks * 3 * (projections + mlp_products + attention)
+
+
+def _transformer_flops(batch):
+    blocks = decoder_flops(batch, GPT_STEPS, GPT_WIDTH, GPT_MLP, GPT_BLOCKS)
     return blocks + 3 * 2 * batch * GPT_WIDTH * CLASSES
 
 

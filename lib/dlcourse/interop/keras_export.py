@@ -9,6 +9,7 @@ converters serve a ``Sequential`` chain and each node of a Functional graph.
 
 import numpy as np
 
+from dlcourse.bench.token_dense import TokenDense
 from dlcourse.interop.keras_sequence_layers import SEQUENCE_CONVERTERS
 from dlcourse.nn.layers import (
     Activation,
@@ -161,6 +162,7 @@ def _activation_layer_to_keras(stack, layer):
 # Exact classes only: a subclass may change what the layer computes.
 TO_KERAS = {
     Dense: _dense_to_keras,
+    TokenDense: _dense_to_keras,  # Keras's Dense already works on every step of a sequence
     Conv2D: _conv_to_keras,
     MaxPool2D: _maxpool_to_keras,
     BatchNorm: _batchnorm_to_keras,

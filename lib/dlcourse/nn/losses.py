@@ -93,6 +93,8 @@ class SparseCategoricalCrossentropy(Loss):
 
     Labels are class indices of shape (N,), one per example; the model outputs
     (N, classes) probabilities (softmax) or, with ``from_logits=True``, raw scores.
+    A sequence model may predict one class per step, (N, T, classes) against
+    labels (N, T): the mean is then over every step of every example, as in Keras.
     """
 
     name = "sparse_categorical_crossentropy"
@@ -101,9 +103,17 @@ class SparseCategoricalCrossentropy(Loss):
         self.from_logits = bool(from_logits)
 
     def call(self, y_true, y_pred):
+        if len(y_pred.shape) > 2:  # one prediction per step: every step is an example
+            classes = y_pred.shape[-1]
+            y_true, y_pred = ops.reshape(y_true, (-1,)), ops.reshape(y_pred, (-1, classes))
         return ops.sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
 
     def value_and_grad(self, y_true, y_pred):
+        if y_pred.ndim > 2:
+            xp = namespace(y_pred)
+            flat = xp.reshape(y_pred, (-1, y_pred.shape[-1]))
+            loss, grad = self.value_and_grad(xp.reshape(y_true, (-1,)), flat)
+            return loss, xp.reshape(grad, y_pred.shape)
         if self.from_logits:
             return F.softmax_cross_entropy(y_pred, y_true)
         xp = namespace(y_pred)
@@ -120,19 +130,22 @@ class SparseCategoricalCrossentropy(Loss):
     def prepare_targets(self, y, output_shape):
         classes = output_shape[-1]
         y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
+        flat = len(output_shape) == 2  # one class per example, not per step
+        if flat and y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
-        if y.ndim == 2 and y.shape[1] == classes and classes > 1:
+        if flat and y.ndim == 2 and y.shape[1] == classes and classes > 1:
             raise ValueError(
                 f"the labels look one-hot (shape {y.shape}), but "
                 f"sparse_categorical_crossentropy wants one class index per example, "
                 f"shape ({y.shape[0]},): use labels.argmax(1), or "
                 f"loss='categorical_crossentropy' to keep them one-hot."
             )
-        if y.ndim != 1:
+        steps = tuple(output_shape[1:-1])  # a class per step of a sequence: (N, T)
+        if y.shape[1:] != steps:
+            want = f"(N, {', '.join(map(str, steps))})" if steps else "(N,)"
             raise ValueError(
-                f"sparse_categorical_crossentropy wants one class index per example, shape "
-                f"(N,), got labels of shape {y.shape}."
+                f"sparse_categorical_crossentropy wants one class index per example"
+                f"{' and step' if steps else ''}, shape {want}, got labels of shape {y.shape}."
             )
         if not np.issubdtype(y.dtype, np.integer):
             whole = np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y))
