@@ -21,7 +21,7 @@ def pair_counts(tokens):
 
 
 def merge_pair(tokens, pair, new_token):
-    """A new list: ``tokens`` with every occurrence of ``pair``, from the left, made ``new_token``."""
+    """A new list: ``tokens`` with each ``pair``, found from the left, made ``new_token``."""
     merged, i = [], 0
     while i < len(tokens):
         if i + 1 < len(tokens) and (tokens[i], tokens[i + 1]) == tuple(pair):
