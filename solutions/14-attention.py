@@ -33,14 +33,30 @@
 # Replace each `raise NotImplementedError()` with your code and run the check cell below it.
 # The checks compare your functions with the course's references and with finite differences.
 #
-# **How this notebook is graded.** The grader runs your solution cells again, in a fresh
-# process, on inputs of its own. There the course's references for these exercises
-# (`F.attention_forward`, `F.attention_backward` and their module-qualified names in
-# `dlcourse.functional.attention`, the byte-pair encoding of `dlcourse.data.bpe`) are stubs
-# that raise, and PyTorch, JAX, TensorFlow, Keras and the course's autodiff cannot be imported:
-# a solution that calls them scores zero for that exercise. Exercise 2 is graded on caches the
-# grader builds, so it does not depend on your exercise 1, and exercise 6 is graded with the
-# course's `bpe_merge` in place of yours, so a mistake in exercise 5 is not counted twice.
+# **How this notebook is graded.** The grader runs the solution cell of each exercise on its
+# own, after this notebook's set-up cell, in a fresh process outside the notebook and on inputs
+# of its own; the check cells are not run there, and a helper defined in any other cell is
+# missing. The course's references for these exercises (`F.attention_forward`,
+# `F.attention_backward` and their module-qualified names in `dlcourse.functional.attention`,
+# and the byte-pair encoding of `dlcourse.data.bpe`: `merge_pair`, `bpe_encode`, `bpe_train`,
+# `bpe_decode`) are stubs there: a solution that calls one scores zero for that exercise.
+# PyTorch, JAX, TensorFlow, Keras and the course's autodiff cannot be imported while this
+# notebook is graded. There each exercise may use 20 CPU seconds and 4 GB of memory; code that
+# needs more is stopped and scores zero for it. `dlcourse check --grader` on the saved notebook
+# shows the points the grader would give. Beyond the visible checks:
+#
+# * exercise 1, `check_attention_forward`, also tested: float32 inputs keep float32, and the
+#   weights `p` stored in the cache are compared as well as `out`;
+# * exercise 2, `check_attention_backward`, also tested: float32 caches give float32
+#   gradients; it is graded on caches the grader builds, so it does not depend on exercise 1;
+# * exercise 3, `check_causal_mask`, also tested: one more length, between 5 and 11;
+# * exercise 4, `check_heads`, the visible check covers everything (both `split_heads` and
+#   `merge_heads`, on other random arrays);
+# * exercise 5, `check_bpe_merge`, also tested: a run of three equal tokens merged by that
+#   same pair (`aaa` by `(a, a)`), and a random sequence of 30 tokens from three symbols;
+# * exercise 6, `check_bpe_encode`, also tested: text with two-byte UTF-8 characters (`é`);
+#   it is graded with the course's `bpe_merge` in place of yours, so a mistake in exercise 5
+#   is not counted twice.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import importlib.util
