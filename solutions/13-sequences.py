@@ -62,9 +62,6 @@
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import importlib.util
-import inspect
-import pkgutil
-import re
 import time
 
 import matplotlib.pyplot as plt
@@ -645,27 +642,14 @@ else:
 #
 # The text is one that ships with the course: the documentation of its own library (the
 # docstrings of `dlcourse.functional` and `dlcourse.nn.layers`), lower-cased and reduced to
-# letters, spaces and a little punctuation. Nothing is downloaded.
+# letters, spaces and a little punctuation by `dlcourse.data.library_text`. Nothing is
+# downloaded.
 
 # %%
 import dlcourse
 import dlcourse.nn.layers
+from dlcourse.data.library_text import library_text
 from dlcourse.nn import LSTM, Adam, Dense, Embedding, Sequential, SparseCategoricalCrossentropy
-
-
-def library_text(*packages):
-    """The module and function docstrings of ``packages``, as one string."""
-    parts = []
-    for package in packages:
-        for info in pkgutil.iter_modules(package.__path__):
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            parts.append(inspect.getdoc(module) or "")
-            for _, member in inspect.getmembers(module, inspect.isfunction):
-                if member.__module__ == module.__name__:
-                    parts.append(inspect.getdoc(member) or "")
-    text = re.sub(r"[^a-z ,.]+", " ", " ".join(parts).lower())
-    return re.sub(r" +", " ", text)
-
 
 text = library_text(F, dlcourse.nn.layers)
 chars = sorted(set(text))

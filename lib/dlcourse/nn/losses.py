@@ -103,7 +103,7 @@ class SparseCategoricalCrossentropy(Loss):
         self.from_logits = bool(from_logits)
 
     def call(self, y_true, y_pred):
-        if len(y_pred.shape) > 2:  # one prediction per step: every step is an example
+        if y_pred.ndim > 2:  # one prediction per step (ndim: pytensor has no len of a shape)
             classes = y_pred.shape[-1]
             y_true, y_pred = ops.reshape(y_true, (-1,)), ops.reshape(y_pred, (-1, classes))
         return ops.sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
