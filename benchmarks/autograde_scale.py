@@ -13,8 +13,9 @@ corpus:
   sampled every 50 ms), against workers x the per-exercise memory limit;
 - the most file descriptors any one of those processes held (a leak shows here
   long before SQLite says ``unable to open database file``);
-- how many records carry a flag that is not about the corpus itself (the
-  in-kernel pass failing, a worker replaced): a batch-wide failure shows here.
+- the records where nbgrader's in-kernel pass or a worker failed, by corpus
+  submission: the copies of one submission that kills its own kernel fail
+  alike; a batch-wide failure shows as many submissions.
 
     python benchmarks/autograde_scale.py                 # 9 copies: 198 submissions each
     python benchmarks/autograde_scale.py --copies 2 --workers 1
@@ -23,12 +24,14 @@ corpus:
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -40,8 +43,7 @@ import autograde_speed  # noqa: E402 -- found through benchmarks/ on sys.path
 import make  # noqa: E402 -- the corpus writer, found through autograder/corpus/
 
 ASSIGNMENT = autograde_speed.ASSIGNMENT
-# Flags every copy of the corpus gets by design: identical copies, and what the
-# tampering submissions are caught doing. A flag outside these is the grader's trouble.
+# Words of the flags that say grading itself failed (not what a submission was caught doing).
 TROUBLE = ("nbgrader could not grade", "worker", "unable to open database file")
 
 
@@ -135,14 +137,17 @@ def main():
             seconds, sampler, records, output = grade(base, name, submitted, args.workers)
             bad = troubled(records)
             results[name] = seconds / count
+            by_submission = Counter(re.sub(r"-\d+$", "", r["student_id"]) for r in bad)
             print(
                 f"{name}: {count} submissions in {seconds:.1f} s = {seconds / count:.2f} s each; "
                 f"peak memory {sampler.peak_rss / 2**20:.0f} MB (workers x limit = {limit} MB); "
                 f"most fds in one process {sampler.peak_fds}; "
-                f"{len(bad)} record(s) with the grader's own trouble"
+                f"{len(bad)} record(s) where nbgrader's pass or a worker failed"
             )
-            for record in bad[:5]:
-                print(f"  {record['student_id']}: {record['flags']}")
+            # one submission's copies failing alike is that submission; many is the batch
+            for student, copies in sorted(by_submission.items()):
+                first = next(r for r in bad if r["student_id"].startswith(student))
+                print(f"  {student} (x{copies}): {first['flags'][0][:200]!r}")
         ratio = results["adversarial"] / results["benign"]
         print(f"adversarial / benign: {ratio:.2f}x (target 1.5x)")
     finally:

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -62,3 +63,39 @@ def test_the_json_a_worker_prints_last_is_what_run_worker_returns(tmp_path):
     script = tmp_path / "chatty.py"
     script.write_text(f"print('warming up')\nprint({json.dumps(json.dumps({'ms': 1.5}))})\n")
     assert alternating.run_worker(str(script), "any", [], dict(os.environ)) == {"ms": 1.5}
+
+
+def test_the_scale_benchmark_sees_every_process_below_the_grader():
+    import subprocess
+
+    import autograde_scale
+
+    # a child that itself starts a grandchild holding 50 MB: both must be in the tree
+    holder = "import subprocess, sys, time; b = bytearray(50 * 2**20); time.sleep(30)"
+    code = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {holder!r}]);"
+    child = subprocess.Popen([sys.executable, "-c", code + " time.sleep(30)"])
+    try:
+        tree = {}
+        for _ in range(100):  # until the grandchild has started and touched its 50 MB
+            tree = autograde_scale.process_tree(child.pid)
+            if len(tree) == 2 and sum(rss for rss, _ in tree.values()) > 50 * 2**20:
+                break
+            time.sleep(0.05)
+        assert child.pid in tree and len(tree) == 2, tree
+        assert sum(rss for rss, _ in tree.values()) > 50 * 2**20
+        assert all(fds >= 3 for _, fds in tree.values())  # stdin, stdout, stderr at least
+    finally:
+        for pid in autograde_scale.process_tree(child.pid):
+            os.kill(pid, 9)
+        child.wait()
+
+
+def test_the_scale_benchmark_counts_only_the_graders_own_failures():
+    import autograde_scale
+
+    records = [
+        {"student_id": "a", "flags": ["nbgrader could not grade the notebook in its kernel: x"]},
+        {"student_id": "b", "flags": ["check_x: the in-kernel checks passed but ... tampering"]},
+        {"student_id": "c", "flags": []},
+    ]
+    assert [r["student_id"] for r in autograde_scale.troubled(records)] == ["a"]
