@@ -65,12 +65,8 @@ def plan_assignment(
     exercises = load_exercises(course_dir, name)
     match_grade_cells(exercises, [gid for gid, _ in graded], checks_path(course_dir, name))
     setup = locked_sources(nb)
+    refuse_provided_and_hidden(exercises.values())
     for exercise in exercises.values():
-        clash = set(exercise.provided.values()) & {*exercise.hidden, *exercise.equivalents}
-        if clash:
-            raise coursedir.GradingSetupError(
-                f"{exercise.grade_id}: {', '.join(sorted(clash))} is both provided and hidden"
-            )
         unknown = [gid for gid in exercise.setup if gid not in setup]
         if unknown:
             raise coursedir.GradingSetupError(
@@ -91,3 +87,17 @@ def plan_assignment(
         in_kernel=in_kernel,
         os_sandbox=os_sandbox,
     )
+
+
+def refuse_provided_and_hidden(exercises):
+    """A reference an exercise is given cannot also be hidden: it would be a stub in the sandbox.
+
+    Raises GradingSetupError naming the exercise and the reference.
+    """
+    for exercise in exercises:
+        clash = set(exercise.provided.values()) & {*exercise.hidden, *exercise.equivalents}
+        if clash:
+            raise coursedir.GradingSetupError(
+                f"{exercise.grade_id}: {', '.join(sorted(clash))} is both provided and hidden "
+                f"(remove it from hidden: the sandbox would give the student's code a stub)"
+            )

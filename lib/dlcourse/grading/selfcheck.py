@@ -69,7 +69,7 @@ def check_like_the_grader(path, exercise=None, seed=0):
     from dlcourse.grading.checks import ChecksError, checks_path, load_exercises
     from dlcourse.grading.coursedir import GradingSetupError, source_text
     from dlcourse.grading.forkserver import ForkServer
-    from dlcourse.grading.plan import forbidden_paths, locked_sources
+    from dlcourse.grading.plan import forbidden_paths, locked_sources, refuse_provided_and_hidden
     from dlcourse.grading.student import Assignment, Worker, grade_submission
     from dlcourse.grading.submissions import Submission
 
@@ -85,6 +85,7 @@ def check_like_the_grader(path, exercise=None, seed=0):
         )
     try:
         exercises = load_exercises(course_dir, name)
+        refuse_provided_and_hidden(exercises.values())
         text = source_text(name, root / "solutions")
     except (ChecksError, GradingSetupError) as err:
         raise SelfCheckError(str(err)) from err
