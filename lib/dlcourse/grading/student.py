@@ -1,4 +1,4 @@
-"""Grade one student's submission: nbgrader's in-kernel pass, then every exercise verified.
+"""Grade one student's submission: every exercise verified, then nbgrader's in-kernel pass.
 
 The result is the student's record (see ``grading_contract``): a dict ready
 for JSON, with the verified points of each graded cell, nbgrader's own score
