@@ -641,7 +641,10 @@ def check_encode(text, merges):
     context = f"For {text!r} and {len(merges)} merges: "
     got = list(bpe_encode(text, merges))
     want = bpe_reference.bpe_encode(text, merges)
-    if got != want and merges and got == bpe_reference.bpe_encode(text, merges[::-1]):
+    last_first = list(text.encode("utf-8"))
+    for k in reversed(range(len(merges))):  # each merge keeps its own token, 256 + k
+        last_first = bpe_reference.merge_pair(last_first, merges[k], 256 + k)
+    if got != want and got == last_first:
         raise AssertionError(
             f"{context}bpe_encode gave {got}, expected {want}: the merges were applied in the "
             f"reverse order; apply merge 0 first, as learned."

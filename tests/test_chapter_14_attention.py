@@ -73,6 +73,22 @@ MISTAKES = {
         "x.reshape(N, num_heads, T, D // num_heads)",
     ),
     "overlapping pairs merged twice": ("bpe_merge", "i += 2", "i += 1"),
+    "mask on the upper triangle": ("causal_mask", "np.tril(", "np.triu("),
+    "mask without the diagonal": (
+        "causal_mask",
+        "np.tril(np.ones((T, T), dtype=bool))",
+        "np.tril(np.ones((T, T), dtype=bool), k=-1)",
+    ),
+    "heads merged without transpose": (
+        "heads",
+        "x.transpose(0, 2, 1, 3).reshape(N, T, h * dh)",
+        "x.reshape(N, T, h * dh)",
+    ),
+    "merges in reverse order": (
+        "bpe_encode",
+        "for k, pair in enumerate(merges):",
+        "for k, pair in reversed(list(enumerate(merges))):",
+    ),
 }
 
 # What the grader's feedback and the notebook's check cell say about each mistake.
@@ -84,6 +100,10 @@ NAMED = {
     "no scale in the backward": ("check_attention_backward", r"scale is missing"),
     "heads split without transpose": ("check_heads", r"without a transpose"),
     "overlapping pairs merged twice": ("check_bpe_merge", r"merged twice"),
+    "mask on the upper triangle": ("check_causal_mask", r"upper triangle"),
+    "mask without the diagonal": ("check_causal_mask", r"hides the diagonal"),
+    "heads merged without transpose": ("check_heads", r"merge_heads put the heads back"),
+    "merges in reverse order": ("check_bpe_encode", r"reverse order"),
 }
 
 
