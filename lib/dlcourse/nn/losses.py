@@ -103,7 +103,9 @@ class SparseCategoricalCrossentropy(Loss):
         self.from_logits = bool(from_logits)
 
     def call(self, y_true, y_pred):
-        if y_pred.ndim > 2:  # one prediction per step (ndim: pytensor has no len of a shape)
+        # pytensor's symbolic shape has no len, a TensorFlow variable no ndim
+        rank = y_pred.ndim if hasattr(y_pred, "ndim") else len(y_pred.shape)
+        if rank > 2:  # one prediction per step: every step is an example
             classes = y_pred.shape[-1]
             y_true, y_pred = ops.reshape(y_true, (-1,)), ops.reshape(y_pred, (-1, classes))
         return ops.sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
