@@ -64,3 +64,77 @@ def run_exercise(exercise, sources, replace=None, seed=0):
         if problem is not None:
             failures.append(problem)
     return failures
+
+
+def bubblewrap_problem():
+    """Why the OS sandbox cannot grade this checkout here (None: it can)."""
+    import subprocess
+    import sys
+
+    from dlcourse.grading import osbox
+
+    problem = osbox.probe()
+    if problem:
+        return problem
+    argv = [sys.executable, "-I", "-c", "import dlcourse"]
+    done = subprocess.run(
+        osbox.command(osbox.base_view(), argv), capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:  # e.g. dlcourse imported from PYTHONPATH, which -I ignores
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"the bubblewrap sandbox cannot import this checkout's dlcourse ({last})"
+    return None
+
+
+def real_grader(chapter, engine, folder):
+    """points(replace) -> {grade_id: points} from the real grading engine ("bubblewrap" or
+    "child process"), on the student version with the instructor's solution cells,
+    ``replace`` swapped in. Skips when bubblewrap is asked for and cannot grade here."""
+    import copy
+
+    import nbformat
+    import pytest
+
+    from dlcourse.grading import osbox, selfcheck
+
+    if engine == "bubblewrap":
+        problem = bubblewrap_problem()
+        if problem:
+            pytest.skip(f"grading in bubblewrap: {problem}")
+    student = nbformat.read(ROOT / "course" / f"{chapter}.ipynb", as_version=4)
+    solution = cell_sources(chapter)
+
+    def points(replace):
+        nb = copy.deepcopy(student)
+        for cell in nb.cells:
+            gid = cells.grade_id(cell)
+            if cells.is_solution(cell):
+                cell.source = replace.get(gid, solution[gid])
+        path = folder / f"{chapter}.ipynb"
+        nbformat.write(nb, path)
+        with pytest.MonkeyPatch.context() as patch:
+            if engine == "child process":  # what autograde --no-os-sandbox does
+                patch.setattr(osbox, "probe", lambda: "bubblewrap turned off by the test")
+            view = selfcheck.check_like_the_grader(path)
+        assert view.os_sandbox == (engine == "bubblewrap")
+        return {e["grade_id"]: e["points"] for e in view.record["exercises"]}
+
+    return points
+
+
+def run_all_cells_to_check(nb, check_id, replace):
+    """Run the notebook's code cells up to the check cell ``check_id``; return its error."""
+    import pytest
+
+    namespace = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            source = replace.get(cells.grade_id(cell), cell.source)
+            if cells.grade_id(cell) == check_id:
+                with pytest.raises(AssertionError) as failure:
+                    exec(source, namespace)
+                return str(failure.value)
+            exec(source, namespace)
+    raise AssertionError(f"no cell {check_id}")

@@ -8,18 +8,19 @@ those mistakes, and an executed notebook trained the tiny GPT below its stated
 validation loss, alike on several backends, counted its FLOPs and matched Keras.
 """
 
-import contextlib
-import copy
 import importlib.util
-import io
 import math
 import re
-import subprocess
-import sys
 
 import pytest
 
-from chapter_helpers import cell_sources, load_checks, run_exercise
+from chapter_helpers import (
+    cell_sources,
+    load_checks,
+    real_grader,
+    run_all_cells_to_check,
+    run_exercise,
+)
 from dlcourse.course import cells
 from test_course_samples import ROOT
 
@@ -160,55 +161,9 @@ def test_a_wrong_merge_does_not_cost_bpe_encode_too(sources, checks):
     assert run_exercise(checks["check_bpe_encode"], sources, wrong) == []
 
 
-def bubblewrap_problem():
-    """Why the OS sandbox cannot grade this checkout here (None: it can)."""
-    from dlcourse.grading import osbox
-
-    problem = osbox.probe()
-    if problem:
-        return problem
-    argv = [sys.executable, "-I", "-c", "import dlcourse"]
-    done = subprocess.run(
-        osbox.command(osbox.base_view(), argv), capture_output=True, text=True, timeout=120
-    )
-    if done.returncode != 0:  # e.g. dlcourse imported from PYTHONPATH, which -I ignores
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        return f"the bubblewrap sandbox cannot import this checkout's dlcourse ({last})"
-    return None
-
-
 @pytest.fixture(scope="module", params=["bubblewrap", "child process"])
 def grade(request, tmp_path_factory):
-    """grade(replace) -> {grade_id: points} from the real grading engine, on the student
-    version with the instructor's solution cells, ``replace`` swapped in."""
-    import nbformat
-
-    from dlcourse.grading import osbox, selfcheck
-
-    if request.param == "bubblewrap":
-        problem = bubblewrap_problem()
-        if problem:
-            pytest.skip(f"grading in bubblewrap: {problem}")
-    student = nbformat.read(ROOT / "course" / f"{CHAPTER}.ipynb", as_version=4)
-    solution = cell_sources(CHAPTER)
-    folder = tmp_path_factory.mktemp("graded")
-
-    def points(replace):
-        nb = copy.deepcopy(student)
-        for cell in nb.cells:
-            gid = cells.grade_id(cell)
-            if cells.is_solution(cell):
-                cell.source = replace.get(gid, solution[gid])
-        path = folder / f"{CHAPTER}.ipynb"
-        nbformat.write(nb, path)
-        with pytest.MonkeyPatch.context() as patch:
-            if request.param == "child process":  # what autograde --no-os-sandbox does
-                patch.setattr(osbox, "probe", lambda: "bubblewrap turned off by the test")
-            view = selfcheck.check_like_the_grader(path)
-        assert view.os_sandbox == (request.param == "bubblewrap")
-        return {e["grade_id"]: e["points"] for e in view.record["exercises"]}
-
-    return points
+    return real_grader(CHAPTER, request.param, tmp_path_factory.mktemp("graded"))
 
 
 FULL_MARKS = {
@@ -236,26 +191,10 @@ def test_the_grader_takes_exactly_the_exercise_of_each_mistake(grade, sources, m
     assert grade(mutated(sources, mistake)) == FULL_MARKS | {own: 0}
 
 
-def run_check_cell(nb, check_id, replace):
-    """Run the notebook's code cells up to the check cell ``check_id``; return its error."""
-    namespace = {}
-    with contextlib.redirect_stdout(io.StringIO()):
-        for cell in nb.cells:
-            if cell.cell_type != "code":
-                continue
-            source = replace.get(cells.grade_id(cell), cell.source)
-            if cells.grade_id(cell) == check_id:
-                with pytest.raises(AssertionError) as failure:
-                    exec(source, namespace)
-                return str(failure.value)
-            exec(source, namespace)
-    raise AssertionError(f"no cell {check_id}")
-
-
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))
 def test_the_notebook_names_each_mistake(notebook, sources, mistake):
     check_id, pattern = NAMED[mistake]
-    message = run_check_cell(notebook, check_id, mutated(sources, mistake))
+    message = run_all_cells_to_check(notebook, check_id, mutated(sources, mistake))
     assert re.search(pattern, message, re.S), message
 
 
