@@ -290,9 +290,10 @@ def merged_twice(got, expected, case):
     wrong_too = stepped_once(
         tokens, (int(case["pair"][0]), int(case["pair"][1])), case["new_token"]
     )
-    if got_list != list(expected["merged"]) and got_list in (wrong, wrong_too):
+    want = [int(t) for t in expected["merged"]]  # plain ints: np.int64(97) would be printed
+    if got_list != want and got_list in (wrong, wrong_too):
         return (
-            f"merged is {got_list[:12]}..., expected {list(expected['merged'])[:12]}...: an "
+            f"merged is {got_list[:12]}..., expected {want[:12]}...: an "
             f"overlapping run was merged twice (the middle token used by two pairs); after a "
             f"merge, skip both tokens of the pair (i += 2)."
         )
