@@ -51,21 +51,30 @@ def make_worker(assignment, folder):
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    exercises = load_exercises(assignment.course_dir, assignment.name)
     private = None
     if assignment.in_kernel != "none":
         private = PrivateCourse(
             folder / "course",
             assignment.course_dir,
             assignment.name,
-            assignment.memory_mb,
+            kernel_memory_mb(exercises.values()),
             forbidden=[*assignment.forbidden, folder.parent],  # every worker's files
             os_sandbox=assignment.os_sandbox,
             kernel_preload=_kernel_preload(assignment),
         )
     jobs = folder / "jobs"
     jobs.mkdir(exist_ok=True)
-    exercises = load_exercises(assignment.course_dir, assignment.name)
     return Worker(assignment, exercises, ForkServer(), private, jobs)
+
+
+def kernel_memory_mb(exercises):
+    """The memory nbgrader's pass may use: the most any one exercise may use in the sandbox.
+
+    The whole notebook then needs no more than its hungriest exercise, and a memory bomb
+    costs each worker that much at most, whichever of the two passes it goes off in.
+    """
+    return max(exercise.memory_mb for exercise in exercises)
 
 
 def _kernel_preload(assignment):

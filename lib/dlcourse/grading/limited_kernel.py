@@ -3,7 +3,7 @@
 nbgrader runs a submission in an ordinary kernel with no memory limit: one
 memory bomb can take the grading machine down. The grading workers point
 Jupyter at a kernel spec (see :func:`write_kernelspec`) whose command is this
-module: it limits the address space (``DLCOURSE_KERNEL_MEMORY_MB``), keeps
+module: it limits the memory (``DLCOURSE_KERNEL_MEMORY_MB``, see :func:`limit_memory`), keeps
 BLAS to one thread (the workers already use every core) and plots off-screen
 (``MPLBACKEND=Agg``), then starts the normal ipykernel.
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 
 MEMORY_ENV = "DLCOURSE_KERNEL_MEMORY_MB"
 DEFAULT_MEMORY_MB = 4096
+ADDRESS_SPACE_MB = 4096  # the ceiling of the kernel's mappings, its libraries' included
 QUIET_ENV = {
     "MPLBACKEND": "Agg",  # nobody looks at the plots while grading
     "OMP_NUM_THREADS": "1",
@@ -44,8 +45,17 @@ def write_kernelspec(jupyter_dir, memory_mb=DEFAULT_MEMORY_MB):
 
 
 def limit_memory(megabytes):
-    limit = int(megabytes) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    """Limit the process's own data to ``megabytes``, and its address space to a ceiling.
+
+    The data limit counts what the notebook allocates (arrays, Python objects), not the
+    libraries it maps: an address-space limit that small stops TensorFlow's import long
+    before the notebook's data reaches it. The ceiling bounds what the data limit does not
+    count (shared and file mappings).
+    """
+    data = int(megabytes) * 1024 * 1024
+    ceiling = max(data, ADDRESS_SPACE_MB * 1024 * 1024)
+    resource.setrlimit(resource.RLIMIT_DATA, (data, data))
+    resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
 
 
 def main():

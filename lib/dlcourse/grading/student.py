@@ -29,7 +29,6 @@ class Assignment:
     secret: bytes
     forbidden: list
     in_kernel: str = "full"  # nbgrader's pass: "full" notebook, "graded" cells only, "none"
-    memory_mb: int = 4096
     os_sandbox: bool = True  # False: --no-os-sandbox, the in-process guard alone
 
     @property

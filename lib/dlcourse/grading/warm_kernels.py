@@ -20,13 +20,12 @@ import importlib
 import importlib.util
 import json
 import os
-import resource
 import select
 import signal
 import subprocess
 import sys
 
-from dlcourse.grading.limited_kernel import DEFAULT_MEMORY_MB, MEMORY_ENV, QUIET_ENV
+from dlcourse.grading.limited_kernel import DEFAULT_MEMORY_MB, MEMORY_ENV, QUIET_ENV, limit_memory
 
 FORBIDDEN_ENV = "DLCOURSE_GRADING_FORBIDDEN"  # JSON list of paths the kernels may not touch
 PRELOAD = (
@@ -100,8 +99,7 @@ def _become_kernel(request):
     os.environ.update(request["env"])
     if request.get("cwd"):
         os.chdir(request["cwd"])
-    limit = int(request["memory_mb"]) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    limit_memory(request["memory_mb"])
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
