@@ -66,9 +66,12 @@ except OSError:
 
 def test_tensorflow_imports_under_the_limit_of_a_by_hand_chapter():
     pytest.importorskip("tensorflow", reason="the import that needs the most address space")
-    code = ALLOCATE + """
+    code = (
+        ALLOCATE
+        + """
 import tensorflow as tf
 print(float(tf.reduce_sum(tf.ones((100, 100)))), allocate(100))
 """
+    )
     limit = SMALL_NUMPY_LIMITS["memory_mb"]
     assert _run_limited(limit, code) == ["10000.0", "allocated"]
