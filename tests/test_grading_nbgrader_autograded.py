@@ -4,7 +4,11 @@ import os
 
 import pytest
 
-from dlcourse.grading.nbgrader_autograded import read_nbgrader_files, strip_hidden_tests
+from dlcourse.grading.nbgrader_autograded import (
+    hidden_test_delimiters,
+    read_nbgrader_files,
+    strip_hidden_tests,
+)
 from dlcourse.grading.submissions import Submission
 
 pytest.importorskip("nbgrader", reason="the module drives nbgrader")
@@ -22,6 +26,20 @@ def test_hidden_test_regions_are_removed_with_their_delimiters():
 def test_an_unclosed_hidden_region_hides_everything_after_it():
     source = "visible\n### BEGIN HIDDEN TESTS\nsecret one\nsecret two\n"
     assert strip_hidden_tests(source) == "visible\n"
+
+
+def test_the_course_s_own_delimiters_are_the_ones_removed(tmp_path):
+    from dlcourse.grading.coursedir import nbgrader_config
+
+    (tmp_path / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        "c.ClearHiddenTests.begin_test_delimeter = 'SECRET START'\n"
+        "c.ClearHiddenTests.end_test_delimeter = 'SECRET STOP'\n"
+    )
+    delimiters = hidden_test_delimiters(nbgrader_config(tmp_path))
+    assert delimiters == ("SECRET START", "SECRET STOP")
+    source = "visible\n# SECRET START\nassert f(5) == 10\n# SECRET STOP\nshown\n"
+    assert strip_hidden_tests(source, delimiters) == "visible\nshown\n"
 
 
 def test_nbgrader_files_are_read_beside_the_notebook_and_links_are_not(tmp_path):

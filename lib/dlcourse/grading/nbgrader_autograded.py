@@ -33,7 +33,7 @@ from dlcourse.grading.submissions import nbgrader_refuses
 # what nbgrader's submit writes beside the notebook: when, and the key release_feedback needs
 NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")
 MAX_FILE_BYTES = 4096
-HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"  # nbgrader's defaults
 
 
 def read_nbgrader_files(submissions, assignment):
@@ -161,13 +161,22 @@ def assign_late_penalties(course_dir, assignment, students):
     return penalties
 
 
-def strip_hidden_tests(source):
+def hidden_test_delimiters(config):
+    """The delimiters of hidden tests the course configured for nbgrader (or its defaults)."""
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    clear = ClearHiddenTests(config=config)
+    return clear.begin_test_delimeter, clear.end_test_delimeter  # nbgrader's spelling
+
+
+def strip_hidden_tests(source, delimiters=(HIDDEN_BEGIN, HIDDEN_END)):
     """``source`` without its hidden-test regions (the delimiter lines included)."""
+    begin, end = delimiters
     kept, hidden = [], False
     for line in source.splitlines(keepends=True):
-        if HIDDEN_BEGIN in line:
+        if begin in line:
             hidden = True
-        elif HIDDEN_END in line:
+        elif end in line:
             hidden = False
         elif not hidden:
             kept.append(line)
@@ -184,6 +193,7 @@ def annotate(course_dir, assignment, records):
 
     config = coursedir.nbgrader_config(course_dir, assignment)
     directory = CourseDirectory(config=config)
+    delimiters = hidden_test_delimiters(config)
     for record in records:
         sid = record["student_id"]
         folder = directory.format_path(directory.autograded_directory, sid, assignment)
@@ -195,7 +205,7 @@ def annotate(course_dir, assignment, records):
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue
-            cell.source = strip_hidden_tests(cell.source)
+            cell.source = strip_hidden_tests(cell.source, delimiters)
             gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if gid in results:
                 text = verdict_text(results[gid]) + "\n"
