@@ -48,7 +48,7 @@
 # `dense_backward` that calls one scores zero for that exercise. The gradients are to be
 # written by hand, so PyTorch, JAX, TensorFlow, Keras, the course's autodiff and
 # `dlcourse.gradcheck` cannot be imported while this notebook is graded. There each exercise may
-# use 5 CPU seconds and 1 GB of memory; code that needs more is stopped and scores zero for it.
+# use 3 CPU seconds and 1 GB of memory; code that needs more is stopped and scores zero for it.
 # `dlcourse check --grader` on the saved notebook shows the points the grader would give. Beyond
 # the visible checks:
 #

@@ -25,8 +25,8 @@ from dlcourse.grading.warm_kernels import FORBIDDEN_ENV, OPTIONAL_ENV
 
 CELL_TIMEOUT_S = 30  # the slowest cell of the course takes a few seconds
 # A cell whose exercise already ran out of its CPU or memory in the sandbox would do the same
-# here; the in-kernel score decides nothing, so those cells get seconds, not the full wait.
-EXHAUSTED_CELL_TIMEOUT_S = 2
+# here; the in-kernel score decides nothing, so those cells get a second, not the full wait.
+EXHAUSTED_CELL_TIMEOUT_S = 1
 
 
 class PrivateCourse:

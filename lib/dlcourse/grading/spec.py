@@ -48,7 +48,7 @@ BY_HAND = (
 # Limits for an exercise whose graded function is NumPy on the grader's small inputs: an
 # honest answer needs milliseconds and under 200 MB (a Python loop over the rows included),
 # so a loop that never ends or a memory bomb is stopped in seconds, not in 20 s and 4 GB.
-SMALL_NUMPY_LIMITS = {"timeout_s": 5.0, "memory_mb": 1024}
+SMALL_NUMPY_LIMITS = {"timeout_s": 3.0, "memory_mb": 1024}
 
 # The library's recurrent backward functions, helpers included: given a cache made by hand
 # (a zero state, a chosen output) each returns a tanh', sigmoid' or dense layer's gradient,
