@@ -13,14 +13,11 @@ if not torch.distributed.is_available() or not torch.distributed.is_gloo_availab
     pytest.skip("needs torch.distributed with the gloo backend", allow_module_level=True)
 
 import dlcourse  # noqa: E402
-from distributed_helpers import processes_mentioning  # noqa: E402
 from dlcourse import ops  # noqa: E402
-from dlcourse.distributed import DataParallel, WorkerFailed  # noqa: E402
+from dlcourse.distributed import DataParallel  # noqa: E402
 from dlcourse.nn import Concatenate, Dense, Input, Layer, Model, Sequential  # noqa: E402
 from dlcourse.nn.losses import SparseCategoricalCrossentropy  # noqa: E402
 from dlcourse.nn.optimizers import SGD  # noqa: E402
-
-WORKER = "dlcourse.distributed.fit_worker"
 
 
 class ScaledTanh(Layer):
@@ -110,21 +107,6 @@ def test_two_processes_train_a_two_input_functional_model_as_one_does(capsys):
     expected = single.fit((a, b), y, epochs=2, batch_size=15, shuffle=False, verbose=0)
     assert_same_weights(distributed, single)
     np.testing.assert_allclose(history.history["loss"], expected.history["loss"], atol=1e-10)
-
-
-def test_a_rank_that_raises_names_itself_and_leaves_the_model_as_it_was(classes, monkeypatch):
-    x, y = classes
-    model = mlp()
-    before = [w.copy() for w in model.get_weights()]
-    rng_state = model.shuffle_rng.bit_generator.state
-    monkeypatch.setenv("DLCOURSE_TRAIN_FAIL", "1:4")  # rank 1 raises at its 5th step
-    with pytest.raises(WorkerFailed, match=r"rank 1 failed: RuntimeError") as info:
-        model.fit(x, y, epochs=3, batch_size=32, verbose=0, distribute=DataParallel("torch", 2))
-    assert info.value.rank == 1
-    for w, w0 in zip(model.get_weights(), before, strict=True):
-        np.testing.assert_array_equal(w, w0)
-    assert model.shuffle_rng.bit_generator.state == rng_state
-    assert processes_mentioning(WORKER) == []
 
 
 class NotebookLayer(Layer):

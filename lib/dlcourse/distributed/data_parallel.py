@@ -31,7 +31,7 @@ import sys
 
 import numpy as np
 
-from dlcourse.distributed import model_transfer, processes, report
+from dlcourse.distributed import model_transfer, processes, progress, report
 
 __all__ = ["DataParallel"]
 
@@ -110,6 +110,7 @@ class DataParallel:
             "timeout": self.timeout,
         }
         model_transfer.write_model(model, folder)
+        progress.create(folder, self.nproc)
         job_path = folder / "job.json"
         job_path.write_text(json.dumps(job))
         envs = loopback_environments(self.nproc, folder, self.threads)

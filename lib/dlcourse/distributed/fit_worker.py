@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlcourse.distributed import model_transfer, processes
-from dlcourse.distributed.options import injected_failure
+from dlcourse.distributed import model_transfer, processes, progress
 from dlcourse.nn.arrays import take_rows
 
 __all__ = ["RESULT_FILE", "read_result"]
@@ -58,7 +57,7 @@ def _epoch(ctx, order, epoch):
     total, seen_here = 0.0, 0
     steps = math.ceil(n / size)
     for b in range(steps):
-        injected_failure(rank, epoch * steps + b)
+        ctx["progress"].at(epoch, b)
         batch = order[b * size : (b + 1) * size]
         mine = np.array_split(batch, world)[rank]
         for p in params:
@@ -76,6 +75,7 @@ def _epoch(ctx, order, epoch):
             for metric in model.metrics:
                 metric.update(ctx["y"][mine], predicted)
         buffer = _gradient_buffer(torch, params, local)
+        ctx["progress"].waiting()  # a peer that never arrives is then not this rank's fault
         dist.all_reduce(buffer)  # summed over the ranks: the whole batch's gradient and loss
         batch_loss = _unpack(buffer, params) / len(batch)
         if not math.isfinite(batch_loss):
@@ -91,6 +91,7 @@ def _epoch(ctx, order, epoch):
         # a metric that is a mean over examples (accuracy, mae) is the weighted mean of the ranks'
         local_sums = [metric.result() * seen_here for metric in model.metrics] + [seen_here]
         sums = torch.tensor(local_sums, dtype=torch.float64)
+        ctx["progress"].waiting()
         dist.all_reduce(sums)
         for metric, value in zip(model.metrics, sums[:-1].tolist()):
             logs[metric.name] = value / sums[-1].item()
@@ -120,6 +121,7 @@ def _train(job, folder, rank, world):
         "optimizer": backend._optimizer(model.optimizer, params),
         "rank": rank,
         "world": world,
+        "progress": progress.RankProgress(folder, rank),
         "batch_size": job["batch_size"],
         "y": y,
     }

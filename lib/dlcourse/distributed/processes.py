@@ -4,12 +4,14 @@ The launcher starts each worker as ``python -m MODULE CONFIG`` in a process
 group of its own, then polls them. Three endings:
 
 - every worker exits 0: done;
-- one exits non-zero: the others are stopped at once (a rank waiting in an
-  all-reduce for a dead peer would otherwise wait for the collective's own
-  timeout), and :class:`WorkerFailed` names the rank that failed first and
-  its exception, read from the ``rankN.error`` file the worker wrote;
+- one exits non-zero (it raised, or a signal killed it): the others are
+  stopped at once (a rank waiting in an all-reduce for a dead peer would
+  otherwise wait for the collective's own timeout), and :class:`WorkerFailed`
+  names the rank that caused it (``blame``: the killed one, or the one whose
+  exception, read from the ``rankN.error`` file it wrote, came first);
 - the run takes longer than ``timeout``: every worker is stopped and
-  :class:`WorkerFailed` says which ranks were still running.
+  :class:`WorkerFailed` names the rank the others were waiting for, when the
+  workers keep a ``progress`` file, else those still running.
 
 Workers also ask Linux to send them SIGTERM when the launcher dies
 (:func:`die_with_parent`), so that even a killed launcher leaves no orphans.
@@ -24,10 +26,13 @@ import time
 import traceback
 from pathlib import Path
 
+from dlcourse.distributed import blame
+
 __all__ = ["WorkerFailed", "die_with_parent", "record_failure", "run_workers"]
 
 _POLL_SECONDS = 0.05
 _GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL
+_SETTLE_SECONDS = 0.5  # for the peers of a failed rank to fail in turn
 
 
 class WorkerFailed(RuntimeError):
@@ -86,37 +91,14 @@ def _signal_group(proc, sig):
         pass
 
 
-def _first_error(folder, failed_rank, returncode):
-    """The earliest error a worker recorded; else what the exit code says."""
-    records = []
-    for path in Path(folder).glob("rank*.error"):
-        try:
-            records.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue
-    if records:
-        first = min(records, key=lambda r: r["time"])
-        return first["rank"], first["error"], first["traceback"]
-    if returncode < 0:
-        reason = f"killed by signal {signal.Signals(-returncode).name}"
-    else:
-        reason = f"exited with code {returncode} without recording an error"
-    return failed_rank, reason, ""
-
-
-def _log_tail(folder, rank, lines=15):
-    path = Path(folder) / f"rank{rank}.log"
-    if not path.exists():
-        return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def run_workers(module, config_path, envs, timeout, folder, show_rank0=True):
+def run_workers(module, config_path, envs, timeout, folder, show_rank0=True, on_poll=None):
     """Run one ``python -m module config_path`` per env in ``envs``; wait for all.
 
     ``envs[r]`` holds the extra environment of rank ``r``. Output of rank 0
     goes to this terminal when ``show_rank0`` (its progress bar), every other
-    rank's to ``folder/rankN.log``. Raises :class:`WorkerFailed`.
+    rank's to ``folder/rankN.log``. ``on_poll()``, when given, is called every
+    poll while the workers run (and once after they all finished); what it
+    raises stops them. Raises :class:`WorkerFailed` (see ``blame``).
     """
     procs, logs = [], []
     try:
@@ -136,36 +118,42 @@ def run_workers(module, config_path, envs, timeout, folder, show_rank0=True):
                     start_new_session=True,  # its own group: stopping it stops its children
                 )
             )
-        _wait(procs, timeout, folder)
+        _wait(procs, timeout, folder, on_poll)
     finally:
         _stop(procs)
         for log in logs:
             log.close()
 
 
-def _wait(procs, timeout, folder):
+def _wait(procs, timeout, folder, on_poll):
     deadline = time.monotonic() + timeout
     while True:
         codes = [p.poll() for p in procs]
-        for rank, code in enumerate(codes):
-            if code not in (None, 0):
-                _stop(procs)
-                first_rank, error, trace = _first_error(folder, rank, code)
-                detail = trace.strip() or _log_tail(folder, first_rank)
-                raise WorkerFailed(
-                    f"rank {first_rank} failed: {error}"
-                    + (f"\n--- rank {first_rank} ---\n{detail}" if detail else ""),
-                    rank=first_rank,
-                )
+        if any(code not in (None, 0) for code in codes):
+            codes = _settled(procs, folder, codes)
+            rank, message = blame.failure(folder, codes)
+            _stop(procs)
+            raise WorkerFailed(message, rank=rank)
+        if on_poll is not None:
+            on_poll()
         if all(code == 0 for code in codes):
             return
         if time.monotonic() > deadline:
-            running = [rank for rank, code in enumerate(codes) if code is None]
+            rank, message = blame.timeout(folder, codes, timeout)
             _stop(procs)
-            raise WorkerFailed(
-                f"timeout: rank(s) {running} still running after {timeout:g} s; all workers "
-                "were stopped. Raise --timeout for longer runs, or look for a rank stuck "
-                "waiting for a peer.",
-                rank=running[0] if len(running) == 1 else None,
-            )
+            raise WorkerFailed(message, rank=rank)
         time.sleep(_POLL_SECONDS)
+
+
+def _settled(procs, folder, codes):
+    """The exit codes once the peers of a failed rank have had a moment to fail too.
+
+    A rank that only saw its peer's failure (its all-reduce broke) may exit
+    before the peer that raised; waiting a little lets ``blame`` see both. A
+    rank killed by a signal is the cause already: no wait then.
+    """
+    deadline = time.monotonic() + _SETTLE_SECONDS
+    while time.monotonic() < deadline and None in codes and min(c or 0 for c in codes) >= 0:
+        time.sleep(_POLL_SECONDS)
+        codes = [p.poll() for p in procs]
+    return codes
