@@ -20,18 +20,30 @@ their examples (exact for per-example means such as accuracy). Dropout masks
 and batch-norm statistics are each process's own (rank 0's statistics come
 back), so a model with them does not match one process exactly.
 
+``validation_data`` and ``validation_split`` work as in one-process fit: the
+ranks each score their share of the validation rows and the sums are
+all-reduced, so ``val_loss`` and the ``val_`` metrics are those of one
+process. The callbacks run in this process, once per epoch, on ``model``
+holding that epoch's weights: ``EarlyStopping`` (and its
+``restore_best_weights``), ``ModelCheckpoint`` (one file per save, not one
+per rank), ``LearningRateScheduler``, and your own epoch callbacks; their
+decision to stop, and the next learning rate, reach every rank, so all stop
+at the same epoch. Callbacks that act at every batch (``OneCycle``) are
+refused with the reason. ``verbose`` shows rank 0's progress, here.
+
 What travels to the processes is the model file of ``model.save`` and the
 data, never a pickle; a layer class of your own must therefore be importable
 (in a .py file, not defined in a notebook cell).
 """
 
 import json
+import math
 import shutil
 import sys
 
 import numpy as np
 
-from dlcourse.distributed import model_transfer, processes, progress, report
+from dlcourse.distributed import caller_callbacks, model_transfer, processes, progress, report
 
 __all__ = ["DataParallel"]
 
@@ -61,53 +73,87 @@ class DataParallel:
     def __repr__(self):
         return f"DataParallel({self.engine!r}, nproc={self.nproc})"
 
-    def fit(self, model, x, y, epochs=1, batch_size=32, shuffle=True, verbose=1, **unsupported):
+    def fit(
+        self,
+        model,
+        x,
+        y,
+        epochs=1,
+        batch_size=32,
+        validation_data=None,
+        validation_split=0.0,
+        shuffle=True,
+        callbacks=None,
+        verbose=1,
+    ):
         """What ``model.fit(..., distribute=self)`` runs; returns the ``History``.
 
-        ``verbose`` 1 or 2 prints one line per epoch once the processes are done
-        (their own output would not reach a notebook).
+        The arguments mean what they mean to one-process ``fit``; ``callbacks``
+        run in this process (see ``caller_callbacks``), ``verbose`` shows rank 0's progress.
         """
-        given = [name for name, value in unsupported.items() if value]
-        if given:
-            raise NotImplementedError(
-                f"DataParallel: fit's {', '.join(given)} is not supported across processes "
-                "yet; evaluate the returned model on your validation data after fit instead."
-            )
-        if verbose not in (0, 1, 2):
-            raise ValueError(
-                f"verbose: expected 0 (silent), 1 or 2 (one line per epoch), got {verbose!r}."
-            )
-        x, y = _prepared(model, x, y, epochs, batch_size)
+        from dlcourse.nn.callbacks import CallbackList
+        from dlcourse.nn.history import History
+        from dlcourse.nn.training import default_callbacks, prepare_fit_data
+
+        model.require_compiled("fit")
+        _positive("epochs", epochs)
+        user = list(callbacks or [])
+        caller_callbacks.check_callbacks(user)
+        x, y, validation = prepare_fit_data(
+            model, x, y, batch_size, validation_data, validation_split
+        )
+        weights_before = model.get_weights()
+        rate_before = model.optimizer.learning_rate
         orders_state = model.shuffle_rng.bit_generator.state
         # the epoch orders one-process fit would draw, from the same generator
         orders = None
         if shuffle:
             orders = np.stack([model.shuffle_rng.permutation(len(y)) for _ in range(epochs)])
+        history = History()
+        steps = math.ceil(len(y) / batch_size)
+        params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": len(y)}
+        # History after the user's callbacks, so that it records what they add to the logs
+        callback_list = CallbackList([*user, history, *default_callbacks(verbose)], model, params)
         folder = report.work_folder(None)
+        driver = caller_callbacks.EpochDriver(
+            model, callback_list, folder, epochs, steps, sync=bool(user)
+        )
         try:
-            weights, logs = self._run(model, x, y, orders, folder, epochs, batch_size)
+            driver.begin()
+            final = self._run(model, (x, y, validation, orders), folder, epochs, batch_size, driver)
+            if not driver.sync:  # with sync, the model holds them already, as callbacks left it
+                model.set_weights(final)
         except BaseException:
-            model.shuffle_rng.bit_generator.state = orders_state  # as if fit never ran
+            # as if fit never ran: the weights and the shuffling generator as they were
+            model.set_weights(weights_before)
+            model.optimizer.learning_rate = rate_before
+            model.shuffle_rng.bit_generator.state = orders_state
             raise
         finally:
+            callback_list.on_train_end()
             shutil.rmtree(folder, ignore_errors=True)
-        model.set_weights(weights)
-        history = _history(model, logs)
-        if verbose:
-            _print_epochs(history)
+        if shuffle:  # the generator moves as in one-process fit: one draw per epoch run
+            model.shuffle_rng.bit_generator.state = orders_state
+            for _ in history.epoch:
+                model.shuffle_rng.permutation(len(y))
+        model.history = history
         return history
 
-    def _run(self, model, x, y, orders, folder, epochs, batch_size):
+    def _run(self, model, data, folder, epochs, batch_size, driver):
         from dlcourse.distributed import fit_worker
         from dlcourse.distributed.torch_engine import loopback_environments
 
+        x, y, validation, orders = data
         job = {
             "custom_classes": model_transfer.custom_classes(model),
             "sys_path": [entry for entry in sys.path if entry],
-            "inputs": model_transfer.write_data(folder, x, y, orders),
+            "inputs": model_transfer.write_data(folder, x, y, orders, validation),
+            "validation": validation is not None,
             "epochs": epochs,
             "batch_size": batch_size,
             "timeout": self.timeout,
+            "learning_rate": model.optimizer.learning_rate,  # as the callbacks set it for epoch 0
+            "sync": driver.sync,
         }
         model_transfer.write_model(model, folder)
         progress.create(folder, self.nproc)
@@ -121,42 +167,11 @@ class DataParallel:
             self.timeout,
             folder,
             show_rank0=False,  # rank 0's output goes to its log: a notebook would not show it
+            on_poll=driver.poll,
         )
         return fit_worker.read_result(folder)
 
 
-def _prepared(model, x, y, epochs, batch_size):
-    """``(x, y)`` checked and converted as one-process fit does, before any process starts."""
-    from dlcourse.nn.arrays import as_numpy, num_examples
-    from dlcourse.nn.training import prepare_targets
-
-    model.require_compiled("fit")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: expected a positive int, got {value!r}.")
-    x = model.prepare_inputs(x)
-    y = as_numpy("y", y)
-    if num_examples(x) != len(y) or len(y) == 0:
-        raise ValueError(
-            f"x has {num_examples(x)} examples and y has {len(y)}; they must pair up one to "
-            "one, and there must be at least one."
-        )
-    return x, prepare_targets(model, y)
-
-
-def _history(model, logs):
-    from dlcourse.nn.history import History
-
-    history = History()
-    for epoch in range(len(logs.get("loss", []))):
-        history.on_epoch_end(epoch, {key: values[epoch] for key, values in logs.items()})
-    model.history = history
-    return history
-
-
-def _print_epochs(history):
-    """One line per epoch, as ``verbose=2`` prints, once every process is done."""
-    epochs = len(history.epoch)
-    for epoch in history.epoch:
-        numbers = " - ".join(f"{k}: {v[epoch]:.4f}" for k, v in history.history.items())
-        print(f"Epoch {epoch + 1}/{epochs} - {numbers}")
+def _positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: expected a positive int, got {value!r}.")

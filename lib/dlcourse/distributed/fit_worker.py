@@ -7,8 +7,12 @@ slice, scaled by ``slice size / batch size``, and backpropagates; one
 the mean loss over the whole batch, exactly as one process computes it, even
 when the last batch does not split evenly. The batch's loss travels in the
 same buffer. Every rank applies the same sum with its own copy of the
-optimizer, so the copies stay equal. Rank 0 writes the trained weights and
-the History for the caller.
+optimizer, so the copies stay equal. After each epoch the ranks score
+their shares of the validation rows (summed the same way); rank 0 hands the
+epoch's logs to the caller, whose callbacks may answer "stop" or a new
+learning rate, which rank 0 broadcasts (``handoff``). Rank 0 writes the
+trained weights at the end. Each rank keeps its ``progress`` slot up to
+date, so that a rank that hangs can be told from those waiting for it.
 
 Started by ``python -m dlcourse.distributed.fit_worker JOB.json`` with the
 variables of ``torch_engine.launch`` (``RANK``, ``WORLD_SIZE``, ``MASTER_*``).
@@ -23,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from dlcourse.distributed import model_transfer, processes, progress
-from dlcourse.nn.arrays import take_rows
+from dlcourse.distributed import handoff, model_transfer, processes, progress
+from dlcourse.nn.arrays import rows, take_rows
+from dlcourse.nn.training import evaluate_native
 
 __all__ = ["RESULT_FILE", "read_result"]
 
 RESULT_FILE = "trained.npz"
-HISTORY_FILE = "history.json"
 
 
 def _gradient_buffer(torch, params, local_loss):
@@ -98,6 +102,47 @@ def _epoch(ctx, order, epoch):
     return logs
 
 
+def _validation_logs(ctx, epoch):
+    """``val_`` loss and metrics over every rank's share of the validation rows, summed.
+
+    Each rank scores its contiguous share in inference mode; the sums of
+    loss and metrics times examples are all-reduced: one process's numbers.
+    """
+    torch, dist, model, (xs, ys, y) = ctx["torch"], ctx["dist"], ctx["model"], ctx["val"]
+    n = len(y)
+    local = [0.0] * (1 + len(model.metrics))
+    if n:
+        scores = evaluate_native(model, xs, ys, y, ctx["batch_size"])
+        local = [value * n for value in scores.values()]
+    sums = torch.tensor([*local, n], dtype=torch.float64)
+    ctx["progress"].at(epoch, ctx["steps"])
+    ctx["progress"].waiting()
+    dist.all_reduce(sums)
+    names = ["loss", *(metric.name for metric in model.metrics)]
+    total = sums[-1].item()
+    return {f"val_{name}": value / total for name, value in zip(names, sums[:-1].tolist())}
+
+
+def _decision(ctx, folder, epoch):
+    """``(stop, learning rate)`` of the caller's callbacks, from rank 0 to every rank."""
+    torch, dist = ctx["torch"], ctx["dist"]
+    decision = torch.zeros(2, dtype=torch.float64)
+    if ctx["rank"] == 0:
+        ctx["progress"].waiting(progress.WAITING_FOR_CALLER)
+        decision[:] = torch.tensor(handoff.wait_decision(folder, epoch), dtype=torch.float64)
+    ctx["progress"].waiting()
+    dist.broadcast(decision, src=0)  # every rank stops at the same epoch, with the same rate
+    return bool(decision[0].item()), decision[1].item()
+
+
+def _own_rows(data, world, rank):
+    """This rank's contiguous share of the validation arrays ``(x, y)``."""
+    x, y = data
+    bounds = np.array_split(np.arange(len(y)), world)[rank]
+    lo, hi = (bounds[0], bounds[-1] + 1) if len(bounds) else (0, 0)
+    return rows(x, lo, hi), y[lo:hi]
+
+
 def _train(job, folder, rank, world):
     import torch
     import torch.distributed as dist
@@ -109,7 +154,8 @@ def _train(job, folder, rank, world):
     custom = model_transfer.load_custom_classes(job["custom_classes"], job["sys_path"])
     with dlcourse.backend("torch", device="cpu"):
         model = load_model(Path(folder) / model_transfer.MODEL_FILE, custom_objects=custom)
-    x, y, orders = model_transfer.read_data(folder, job["inputs"])
+    model.optimizer.learning_rate = job["learning_rate"]
+    x, y, orders, validation = model_transfer.read_data(folder, job["inputs"])
     backend = model.backend
     params = model.trainable_weights
     ctx = {
@@ -123,27 +169,36 @@ def _train(job, folder, rank, world):
         "world": world,
         "progress": progress.RankProgress(folder, rank),
         "batch_size": job["batch_size"],
+        "steps": math.ceil(len(y) / job["batch_size"]),
         "y": y,
     }
-    history = {}
     with backends.running(backend):
         ctx["xs"], ctx["ys"] = model.native_inputs(x), backend.asarray(y)
+        if validation is not None:
+            x_val, y_val = _own_rows(validation, world, rank)
+            ctx["val"] = (model.native_inputs(x_val), backend.asarray(y_val), y_val)
         for epoch in range(job["epochs"]):
             order = np.arange(len(y)) if orders is None else orders[epoch]
             logs = _epoch(ctx, order, epoch)
-            for key, value in logs.items():
-                history.setdefault(key, []).append(value)
+            if validation is not None:
+                logs |= _validation_logs(ctx, epoch)
+            if rank == 0:
+                weights = model.get_weights() if job["sync"] else None  # for the callbacks
+                handoff.write_epoch(folder, epoch, logs, weights)
+            if job["sync"] and epoch + 1 < job["epochs"]:
+                stop, model.optimizer.learning_rate = _decision(ctx, folder, epoch)
+                if stop:
+                    break
     if rank == 0:
         weights = {f"weight_{i:03d}": w for i, w in enumerate(model.get_weights())}
         np.savez(Path(folder) / RESULT_FILE, **weights)
-        (Path(folder) / HISTORY_FILE).write_text(json.dumps(history))
+    ctx["progress"].waiting()  # for the last barrier
 
 
 def read_result(folder):
-    """``(weights, history dict)`` that rank 0 left in ``folder``."""
+    """The trained weights that rank 0 left in ``folder``."""
     with np.load(Path(folder) / RESULT_FILE, allow_pickle=False) as data:
-        weights = [data[key] for key in sorted(data.files)]
-    return weights, json.loads((Path(folder) / HISTORY_FILE).read_text())
+        return [data[key] for key in sorted(data.files)]
 
 
 def run_rank(job, folder):

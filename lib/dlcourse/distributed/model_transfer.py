@@ -77,19 +77,31 @@ def write_model(model, folder):
     return model.save(Path(folder) / MODEL_FILE)
 
 
-def write_data(folder, x, y, orders):
-    """The prepared inputs (one array or a tuple), targets and epoch orders, in one file."""
-    inputs = x if isinstance(x, tuple) else (x,)
-    arrays = {f"x{i}": a for i, a in enumerate(inputs)}
+def write_data(folder, x, y, orders, validation=None):
+    """The prepared inputs (one array or a tuple), targets, epoch orders and the
+    validation pair (``None``: none), in one file; returns how many inputs there are."""
+    arrays = _inputs("x", x)
     if orders is not None:
         arrays["orders"] = orders
+    if validation is not None:
+        arrays |= _inputs("val_x", validation[0])
+        arrays["val_y"] = validation[1]
     np.savez(Path(folder) / DATA_FILE, y=y, **arrays)
-    return len(inputs)
+    return len(x) if isinstance(x, tuple) else 1
+
+
+def _inputs(prefix, x):
+    return {f"{prefix}{i}": a for i, a in enumerate(x if isinstance(x, tuple) else (x,))}
 
 
 def read_data(folder, inputs):
-    """``(x, y, orders)`` as :func:`write_data` wrote them (``orders`` None: no shuffle)."""
+    """``(x, y, orders, validation)`` as :func:`write_data` wrote them (None: absent)."""
     with np.load(Path(folder) / DATA_FILE, allow_pickle=False) as data:
-        x = tuple(data[f"x{i}"] for i in range(inputs))
+
+        def joined(prefix):
+            x = tuple(data[f"{prefix}{i}"] for i in range(inputs))
+            return x[0] if inputs == 1 else x
+
         orders = data["orders"] if "orders" in data else None
-        return (x[0] if inputs == 1 else x), data["y"], orders
+        validation = (joined("val_x"), data["val_y"]) if "val_y" in data else None
+        return joined("x"), data["y"], orders, validation

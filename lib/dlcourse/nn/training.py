@@ -23,7 +23,15 @@ from dlcourse.nn.errors import NonFiniteLossError
 from dlcourse.nn.history import History
 from dlcourse.nn.multi_output import split_targets
 
-__all__ = ["evaluate", "fit", "predict", "prepare_targets"]
+__all__ = [
+    "default_callbacks",
+    "evaluate",
+    "evaluate_native",
+    "fit",
+    "predict",
+    "prepare_fit_data",
+    "prepare_targets",
+]
 
 #: the most steps one call runs on a backend with ``many_steps_per_call``:
 #: Ctrl-C waits for the call to end, and every new length compiles once more
@@ -93,7 +101,30 @@ def _split(x, y, validation_data, validation_split):
     return head, rows(y, 0, cut), (tail, rows(y, cut, n))
 
 
-def _default_callbacks(verbose):
+def prepare_fit_data(model, x, y, batch_size, validation_data=None, validation_split=0.0):
+    """``(x, y, validation)`` as ``fit`` trains on them, checked, in NumPy.
+
+    ``validation`` is None or ``(x_val, y_val)``; ``validation_split`` takes
+    the last examples. Shared with ``dlcourse.distributed``, so that training
+    on several processes sees the very arrays one process would.
+    """
+    x, y = model.prepare_inputs(x), _targets_numpy(model, y)
+    _check_lengths(x, y)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}.")
+    x, y, validation = _split(x, y, validation_data, validation_split)
+    y = prepare_targets(model, y)
+    if validation is not None:
+        validation = (
+            model.prepare_inputs(validation[0], "x_val"),
+            _targets_numpy(model, validation[1], "y_val"),
+        )
+        _check_lengths(*validation, what="validation ")
+        validation = (validation[0], prepare_targets(model, validation[1], "y_val"))
+    return x, y, validation
+
+
+def default_callbacks(verbose):
     if verbose == 1:
         return [ProgressBar()]
     if verbose == 2:
@@ -130,19 +161,7 @@ def fit(
     names the first layer whose output was not finite.
     """
     model.require_compiled("fit")
-    x, y = model.prepare_inputs(x), _targets_numpy(model, y)
-    _check_lengths(x, y)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}.")
-    x, y, validation = _split(x, y, validation_data, validation_split)
-    y = prepare_targets(model, y)
-    if validation is not None:
-        validation = (
-            model.prepare_inputs(validation[0], "x_val"),
-            _targets_numpy(model, validation[1], "y_val"),
-        )
-        _check_lengths(*validation, what="validation ")
-        validation = (validation[0], prepare_targets(model, validation[1], "y_val"))
+    x, y, validation = prepare_fit_data(model, x, y, batch_size, validation_data, validation_split)
 
     backend = model.backend
     n = num_examples(x)
@@ -151,7 +170,7 @@ def fit(
     params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": n}
     user = list(callbacks or [])
     # History after the user's callbacks, so that it records what they add to the logs
-    callbacks = CallbackList([*user, history, *_default_callbacks(verbose)], model, params)
+    callbacks = CallbackList([*user, history, *default_callbacks(verbose)], model, params)
 
     with backends.running(backend):
         first_batch = model.native_inputs(rows(x, 0, batch_size))
@@ -172,7 +191,7 @@ def fit(
                 callbacks.on_epoch_begin(epoch)
                 logs = _train_epoch(model, step, xs, ys, y, batch_size, shuffle, callbacks, epoch)
                 if validation is not None:
-                    scores = _evaluate_native(model, *validation, batch_size)
+                    scores = evaluate_native(model, *validation, batch_size)
                     logs.update({f"val_{k}": v for k, v in scores.items()})
                 callbacks.on_epoch_end(epoch, logs)
                 if model.stop_training:
@@ -338,7 +357,7 @@ class _Batches:
         return self.step.many(self.xs, self.ys, rows)
 
 
-def _evaluate_native(model, xs, ys, y_numpy, batch_size):
+def evaluate_native(model, xs, ys, y_numpy, batch_size):
     """Mean loss and metrics over native (xs, ys), in inference mode."""
     backend = model.backend
     step = backend.make_eval_step(model, model.loss)
@@ -373,7 +392,7 @@ def evaluate(model, x, y, batch_size=32, return_dict=False):
     backend = model.backend
     with backends.running(backend):
         xs, ys = model.native_inputs(x), map_arrays(backend.asarray, y)
-        scores = _evaluate_native(model, xs, ys, y, batch_size)
+        scores = evaluate_native(model, xs, ys, y, batch_size)
     if return_dict:
         return scores
     values = list(scores.values())
