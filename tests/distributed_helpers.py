@@ -14,7 +14,7 @@ SHORT = ["--epochs", "2", "--steps-per-epoch", "5", "--batch-size", "32", "--dty
 SHORT_OPTIONS = {"epochs": 2, "steps_per_epoch": 5, "batch_size": 32, "dtype": "float64"}
 
 
-def run_dlcourse(*args, env=None, timeout=180):
+def run_dlcourse(*args, env=None, timeout=180, cwd=None):
     """Run the real command in a fresh interpreter; returns (completed process, seconds)."""
     start = time.monotonic()
     done = subprocess.run(
@@ -23,6 +23,7 @@ def run_dlcourse(*args, env=None, timeout=180):
         text=True,
         timeout=timeout,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     return done, time.monotonic() - start
 

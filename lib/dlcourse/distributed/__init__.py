@@ -25,6 +25,12 @@ Your own compiled model, on your own NumPy data (see ``DataParallel``)::
     from dlcourse.distributed import DataParallel
 
     history = model.fit(x, y, epochs=5, batch_size=64, distribute=DataParallel("torch", nproc=2))
+
+and from a shell, through that same ``fit``, a model saved with ``model.save``
+or a function that returns one: ``dlcourse train --engine torch --model
+my_models:build --data train.npz --output trained.npz`` (``user_model``).
+A rank that raises, hangs or is killed is named in ``WorkerFailed``
+(``blame``, from each rank's ``progress``); no process is left behind.
 """
 
 from dlcourse.distributed.data_parallel import DataParallel

@@ -1,8 +1,9 @@
 """``dlcourse train``: train a dlcourse model data-parallel on torch.distributed or tf.distribute.
 
-Every worker holds a copy of the model (an MLP 64-64-10 on scikit-learn's
-digits), takes its slice of each global batch, and the gradients are averaged
-over the workers before every step, so all copies stay equal.
+Every worker holds a copy of the model, takes its slice of each global batch,
+and the gradients are averaged over the workers before every step, so all
+copies stay equal. Without --model it is the demo: an MLP 64-64-10 on
+scikit-learn's digits, with a report.
 
   --engine torch       DistributedDataParallel, one process per rank (gloo on
                        the CPU, NCCL on GPUs); the command starts the processes
@@ -36,7 +37,21 @@ Or with elastic rendezvous, the same line on every machine:
 Rank 0 writes the report. (tf.distribute's multi-machine form is
 MultiWorkerMirroredStrategy with a TF_CONFIG per machine; not wired here.)
 
-Test hook: DLCOURSE_TRAIN_FAIL=RANK:STEP makes that rank raise at that step.
+Your own model (torch engine), trained by the same code as
+``model.fit(..., distribute=DataParallel("torch", nproc=N))``:
+
+  --model FILE           a model saved with model.save / save_model, compiled
+  --model MOD:FUNCTION   a function in MOD.py (here, or installed) that returns
+                         a compiled model
+  --data FILE.npz        arrays x and y, optional x_val and y_val (validation);
+                         default: digits (validation: its test split)
+  --output FILE          where the trained model is written (model.save's
+                         format); an existing file only with --overwrite
+
+  dlcourse train --engine torch --nproc 2 --model my_models:build \\
+      --data train.npz --epochs 10 --output trained.npz
+
+Test hook (the demo only): DLCOURSE_TRAIN_FAIL=RANK:STEP makes that rank raise at that step.
 """
 
 import json
@@ -54,8 +69,15 @@ def add_arguments(parser):
         help="workers: processes (torch) or replicas (tensorflow); default 2, "
         "or torchrun's WORLD_SIZE",
     )
-    parser.add_argument("--model", default="mlp", choices=("mlp",), help="default: mlp")
+    parser.add_argument(
+        "--model",
+        default="mlp",
+        help="mlp (the demo, default), a saved model file, or module:function (see above)",
+    )
     parser.add_argument("--dataset", default="digits", choices=("digits",), help="default: digits")
+    parser.add_argument("--data", metavar="FILE.npz", help="x, y (and x_val, y_val) for --model")
+    parser.add_argument("--output", metavar="FILE", help="the trained --model is written here")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     parser.add_argument("--epochs", type=int, default=3, help="default: 3")
     parser.add_argument(
         "--batch-size",
@@ -63,10 +85,11 @@ def add_arguments(parser):
         default=64,
         help="the GLOBAL batch, split evenly over the workers (default: 64)",
     )
-    parser.add_argument("--lr", type=float, default=0.01, help="learning rate (default: 0.01)")
-    parser.add_argument("--optimizer", default="adam", choices=("adam", "sgd"))
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    parser.add_argument("--seed", type=int, default=0, help="weights and shuffling (default: 0)")
+    # the demo's own settings (None: the demo's default); a --model brings its own
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.01)")
+    parser.add_argument("--optimizer", default=None, choices=("adam", "sgd"), help="default: adam")
+    parser.add_argument("--dtype", default=None, choices=("float32", "float64"), help="float32")
+    parser.add_argument("--seed", type=int, default=None, help="weights and shuffling (default: 0)")
     parser.add_argument(
         "--steps-per-epoch", type=int, default=None, help="stop each epoch early (short runs)"
     )
@@ -89,9 +112,11 @@ def add_arguments(parser):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+DEMO_ONLY = ("lr", "optimizer", "dtype", "seed", "steps_per_epoch", "device", "json")
+
+
 def run(args):
-    from dlcourse.distributed import TrainOptions, WorkerFailed
-    from dlcourse.distributed.launch import run as launch_run
+    from dlcourse.distributed import WorkerFailed
 
     nproc = args.nproc
     if nproc is None:
@@ -99,33 +124,94 @@ def run(args):
 
         nproc = int(os.environ.get("WORLD_SIZE", 2))
     try:
-        options = TrainOptions(
-            engine=args.engine,
-            nproc=nproc,
-            model=args.model,
-            dataset=args.dataset,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            optimizer=args.optimizer,
-            dtype=args.dtype,
-            seed=args.seed,
-            timeout=args.timeout,
-            steps_per_epoch=args.steps_per_epoch,
-            device=args.device,
-            threads=args.threads,
-            json_path=args.json,
-            verbose=not args.quiet,
-        )
-        result = launch_run(options)
+        if args.model == "mlp":
+            result = _demo(args, nproc)
+        else:
+            result = _user_model(args, nproc)
     except ValueError as err:
         print(f"dlcourse train: {err}", file=sys.stderr)
         return 2
     except WorkerFailed as err:
         print(f"dlcourse train: {err}", file=sys.stderr)
         return 1
-    if result is None:  # a torchrun rank other than 0: rank 0 reports
-        return 0
-    shown = {k: v for k, v in result.items() if k not in ("replica_hashes", "epoch_losses")}
-    print(json.dumps(shown, indent=2))
+    if result is not None:  # None: a torchrun rank other than 0 (rank 0 reports)
+        print(json.dumps(result, indent=2))
     return 0
+
+
+def _demo(args, nproc):
+    from dlcourse.distributed import TrainOptions
+    from dlcourse.distributed.launch import run as launch_run
+
+    for flag in ("data", "output"):
+        if getattr(args, flag) is not None:
+            raise ValueError(
+                f"--{flag} goes with --model (your own model); the demo network trains on "
+                "digits and writes its report with --json."
+            )
+    options = TrainOptions(
+        engine=args.engine,
+        nproc=nproc,
+        model=args.model,
+        dataset=args.dataset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=0.01 if args.lr is None else args.lr,
+        optimizer=args.optimizer or "adam",
+        dtype=args.dtype or "float32",
+        seed=args.seed or 0,
+        timeout=args.timeout,
+        steps_per_epoch=args.steps_per_epoch,
+        device=args.device,
+        threads=args.threads,
+        json_path=args.json,
+        verbose=not args.quiet,
+    )
+    result = launch_run(options)
+    if result is None:
+        return None
+    return {k: v for k, v in result.items() if k not in ("replica_hashes", "epoch_losses")}
+
+
+def _user_model(args, nproc):
+    """``--model``: the same ``model.fit(..., distribute=DataParallel(...))`` as from Python."""
+    from dlcourse.distributed import DataParallel, user_model
+    from dlcourse.distributed.torch_engine import under_torchrun
+
+    given = [f"--{name.replace('_', '-')}" for name in DEMO_ONLY if getattr(args, name) is not None]
+    if given:
+        raise ValueError(
+            f"{', '.join(given)}: the demo network's settings; --model {args.model} brings its "
+            "own (optimizer, learning rate and dtype from its compile, weights and shuffling "
+            "from its seed). Leave them out."
+        )
+    if args.engine != "torch":
+        raise ValueError(
+            f"--model trains on --engine torch only, for now (not {args.engine}); the demo "
+            "network runs on both."
+        )
+    if under_torchrun():
+        raise ValueError(
+            "--model under torchrun: DataParallel starts its own processes on this machine; "
+            "run dlcourse train without torchrun (--nproc N)."
+        )
+    output = user_model.output_path(args.output, args.overwrite)
+    x, y, validation = user_model.load_data(args.data)
+    model = user_model.resolve_model(args.model)
+    distribute = DataParallel("torch", nproc=nproc, timeout=args.timeout, threads=args.threads)
+    history = model.fit(
+        x,
+        y,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_data=validation,
+        verbose=0 if args.quiet else 1,
+        distribute=distribute,
+    )
+    return {
+        "output": model.save(output),
+        "engine": "torch",
+        "nproc": nproc,
+        "epochs": len(history.epoch),
+        "final": {key: values[-1] for key, values in history.history.items()},
+    }
