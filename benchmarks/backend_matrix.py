@@ -2,7 +2,9 @@
 
 For the models of ``tests/test_backend_matrix.py`` (the MLP, the small CNN,
 the two-input graph with a shared layer, the Functional residual MLP, the
-residual MLP whose blocks are a subclassed ``Layer``, and the token-id
+residual MLP whose blocks are a subclassed ``Layer``, models used as layers
+(a Sequential and a Functional model inside a Sequential, a Functional block
+called twice, a layer holding a Sequential), and the token-id
 models: Embedding + GlobalAveragePooling1D + Dense; the same with
 PositionEmbedding and LayerNormalization on an int32 Input; Embedding + LSTM +
 Dense; Embedding + SimpleRNN + GRU + Dense; Embedding + causal

@@ -6,7 +6,10 @@
 - ``residual_block_model``: the same residual MLP, its block a subclassed
   ``Layer`` that holds two ``Dense`` layers (with a hand-written backward, so
   that it runs on ``manual`` too);
-- ``ResidualMLP``: a subclassed ``Model`` holding such blocks in a list.
+- ``ResidualMLP``: a subclassed ``Model`` holding such blocks in a list;
+- ``nested_model``: models used as layers (a Sequential inside a Sequential, a
+  Functional model inside a Sequential, a Functional block called twice in a
+  graph, a layer that holds a Sequential).
 
 No framework is imported here.
 """
@@ -104,3 +107,37 @@ def residual_subclassed(seed, dtype):
     model = ResidualMLP(seed=seed, dtype=dtype)
     model.build((None, 12))
     return model
+
+
+class Wrapped(Layer):
+    """x + body(x), where body is a whole Sequential model held as an attribute."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.body = Sequential([Dense(units, activation="tanh"), Dense(units)], name="body")
+
+    def call(self, x, training=False):
+        return x + self.body(x, training)
+
+    def backward(self, dout):
+        return dout + self.body.backward(dout)  # the model's backward, as a layer's
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def nested_model(seed, dtype):
+    """Models as layers, at three depths; the inner Functional models are built when
+    made, so they get a seed and dtype of their own; the Sequential ones take the outer
+    model's."""
+    i = Input((8,), name="mix_in")
+    mix = Model(i, Dense(8, activation="sigmoid")(i), name="mix", seed=seed + 1, dtype=dtype)
+    deep = Sequential([Dense(8, activation="tanh")], name="deep")
+    stem = Sequential([Dense(8, activation="relu"), deep, mix], name="stem")
+    j = Input((8,), name="block_in")
+    residual = Add()([j, Dense(8)(Dense(8, activation="tanh")(j))])
+    block = Model(j, residual, name="block", seed=seed + 2, dtype=dtype)
+    x = Input((12,), name="x")
+    h = block(block(stem(x)))  # the block twice: one set of weights
+    return Model(x, Dense(5)(Wrapped(8)(h)), seed=seed, dtype=dtype)

@@ -3,7 +3,9 @@
 An MLP, a small CNN, three models that are not chains (a two-input graph
 with a shared layer, ``Concatenate``, ``Multiply`` and ``Add``; a residual MLP
 drawn with the Functional API; the same residual MLP whose blocks are a
-subclassed ``Layer`` holding two ``Dense`` layers, see ``graph_cases.py``) and
+subclassed ``Layer`` holding two ``Dense`` layers; models used as layers: a
+Sequential and a Functional model inside a Sequential, a Functional block called
+twice, a layer holding a Sequential, see ``graph_cases.py``) and
 two models that read integer token ids (``Embedding`` + ``GlobalAveragePooling1D``
 + ``Dense``; the same with ``PositionEmbedding`` and ``LayerNormalization`` on an
 int32 ``Input``; Embedding + ``LSTM`` + Dense; Embedding + ``SimpleRNN`` + ``GRU``
@@ -63,7 +65,7 @@ from dlcourse.nn import (
     Sequential,
     SparseCategoricalCrossentropy,
 )
-from graph_cases import residual_block_model, residual_functional, two_input_model
+from graph_cases import nested_model, residual_block_model, residual_functional, two_input_model
 from sequence_cases import (
     STEPS,
     VOCAB,
@@ -127,6 +129,7 @@ ARCHITECTURES = {
     "two-input": (lambda dtype: two_input_model(SEED, dtype), [(12,), (4,)], logits),
     "residual graph": (lambda dtype: residual_functional(SEED, dtype), [(12,)], logits),
     "residual block": (lambda dtype: residual_block_model(SEED, dtype), [(12,)], logits),
+    "nested model": (lambda dtype: nested_model(SEED, dtype), [(12,)], logits),
     "embedding pool": (
         lambda dtype: embedding_pool_model(SEED, dtype),
         [Ids((STEPS,), VOCAB)],

@@ -19,6 +19,7 @@ from dlcourse.nn import SGD, Dense, Layer, MissingBackwardError, Sequential, loa
 from graph_cases import (
     ResidualBlock,
     ResidualMLP,
+    nested_model,
     residual_block_model,
     residual_subclassed,
     two_input_model,
@@ -60,6 +61,7 @@ MODELS = {
     "block in a Sequential": (residual_block_model, lambda x: x),
     "subclassed Model": (residual_subclassed, lambda x: x),
     "graph with a shared layer": (two_input_model, lambda x: [x, x[:, :4]]),
+    "models used as layers": (nested_model, lambda x: x),
 }
 
 

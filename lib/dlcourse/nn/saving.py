@@ -5,8 +5,10 @@ The file (see ``dlcourse.nn.model_file``) holds the weights as plain arrays in
 ``Sequential``, each layer's class and ``get_config()``; for a Functional
 model, the inputs, the layers and the nodes that connect them; for a
 subclassed ``Model``, its class and ``get_config()`` (its ``__init__`` makes
-its layers again). ``np.load(path, allow_pickle=False)`` reads it, so opening
-a model file can never run code.
+its layers again). A model used as a layer is stored inside, as its layers'
+config (a Sequential or Functional one) or its ``get_config()`` (subclassed).
+``np.load(path, allow_pickle=False)`` reads it, so opening a model file can
+never run code.
 
 Optimizer state (momentum, Adam's averages) is not saved: a loaded model
 resumes training with a fresh optimizer.
@@ -40,6 +42,10 @@ def _class(name, custom_objects, what="layer"):
 def _rebuild_layer(entry, custom_objects):
     name = entry["class"]
     cls = _class(name, custom_objects)
+    if cls is Sequential:  # a model used as a layer: rebuilt from its own layers
+        return _sequential({"model": entry["config"], "input_shape": None}, custom_objects)
+    if cls is Functional:
+        return _functional({"model": entry["config"]}, custom_objects)
     try:
         return cls.from_config(dict(entry["config"]))
     except TypeError as err:
@@ -58,7 +64,7 @@ def _sequential(config, custom_objects):
         name=spec["name"],
         seed=spec["seed"],
         dtype=spec["dtype"],
-        input_shape=tuple(config["input_shape"]),
+        input_shape=None if config["input_shape"] is None else tuple(config["input_shape"]),
     )
 
 

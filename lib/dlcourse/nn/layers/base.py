@@ -106,6 +106,7 @@ class Layer:
         object.__setattr__(self, "_tracked", {})  # attribute -> sublayer(s), in order
         self.name = name or _snake(type(self).__name__)
         self.dtype = None if dtype is None else str(dtype)
+        self._dtype_given = dtype is not None  # else the model it joins chooses
         self.built = False
         self.input_shape = None  # (None, ...) once built: None stands for the batch size
         self.output_shape = None
@@ -229,6 +230,8 @@ class Layer:
     def _give_setup(self, layer):
         if not layer.built:
             layer._setup(self._backend, self.dtype, self._rng)
+        elif self._backend is not None:
+            check_joinable(layer, self._backend, self.dtype, f"{self._kind()} {self.name!r}")
 
     # ----------------------------------------------------------------- weights
     def add_weight(self, name, shape, initializer="glorot_uniform", trainable=True):
@@ -408,10 +411,11 @@ class Layer:
     def _setup(self, backend, dtype, rng):
         """Called by a model before building: which backend, float type and generator.
 
-        Sublayers (held now, or assigned later) get the same.
+        Sublayers (held now, or assigned later) get the same. A float type the
+        layer was not given is the model's, even when another model set it up first.
         """
         self._backend = backend
-        if self.dtype is None:
+        if not self._dtype_given:
             self.dtype = dtype
         self._rng = rng
         self._set_up = True
@@ -476,6 +480,22 @@ def check_tracked(parent, layer):
         "it to an attribute, self.name = ..., or put it in a list attribute "
         "(self.blocks = [...]); layers kept in a dict or made inside call() are not tracked."
     )
+
+
+def check_joinable(layer, backend, dtype, where):
+    """A ValueError when the built ``layer`` cannot run inside ``where`` (a model, named
+    in words): its weights are another backend's arrays, or of another float type."""
+    if layer._backend is not backend:
+        raise ValueError(
+            f"layer {layer.name!r} was built on {layer._backend.describe()}, but {where} "
+            f"runs on {backend.describe()}: make a fresh layer for it."
+        )
+    if layer.dtype is not None and dtype is not None and layer.dtype != dtype:
+        raise ValueError(
+            f"{layer._kind()} {layer.name!r} ({type(layer).__name__}) already has {layer.dtype} "
+            f"weights, but {where} computes in {dtype}: make both with the same dtype "
+            f"(dtype={dtype!r}, or dlcourse.nn.set_floatx({dtype!r}) before making them)."
+        )
 
 
 def _layer_sequence(value):

@@ -26,7 +26,7 @@ import numpy as np
 from dlcourse import backends
 from dlcourse.nn import model_file
 from dlcourse.nn.errors import missing_backward_error
-from dlcourse.nn.layers.base import _STRUCTURE
+from dlcourse.nn.layers.base import _STRUCTURE, check_joinable
 from dlcourse.nn.models.graph import as_tensor_list, topological_nodes
 from dlcourse.nn.models.model import Model, check_float_dtype
 from dlcourse.nn.models.sequential import unique_name
@@ -100,6 +100,10 @@ class Functional(Model):
     def input_names(self):
         return list(self._input_names)
 
+    def output_count(self):
+        """How many tensors a call makes, as a layer of a larger graph."""
+        return 1 if self._single_output else len(self.outputs)
+
     @property
     def input_signature(self):
         # float inputs take the model's float type; integer inputs (indices) keep theirs
@@ -121,11 +125,8 @@ class Functional(Model):
         for layer in self._graph_layers:
             if not layer.built:
                 layer._setup(self.backend, self.dtype, self._init_rng)
-            elif layer._backend is not self.backend:
-                raise ValueError(
-                    f"layer {layer.name!r} was built on {layer._backend.describe()}, but this "
-                    f"model runs on {self.backend.describe()}: make a fresh layer for it."
-                )
+            else:
+                check_joinable(layer, self.backend, self.dtype, "this model")
         sample = tuple(
             self.backend.asarray(np.zeros((2, *shape[1:]), dtype=dtype), dtype)
             for shape, dtype in self.input_signature

@@ -9,6 +9,13 @@ Three ways to make a model, as in Keras:
   uses them (this module): its layers and their weights are tracked by
   assignment, at any depth, exactly as for a ``Layer`` holding layers.
 
+A model is a layer too: call one on a tensor in a graph (``y = inner(x)``),
+put it in a ``Sequential``, or assign it in a layer's ``__init__``. Its weights
+are then the outer model's (counted, trained, saved, under its name:
+``inner/dense/kernel``). A nested model made without a ``dtype`` or ``seed``
+takes the outer model's when it is built with it (a Functional model is built
+when made, so it keeps its own, and a float type that differs is an error).
+
 A model is tied to the backend chosen when it is made (``dlcourse.set_backend``):
 its weights are that backend's arrays, and ``fit`` runs that backend's train step.
 The weights are drawn in NumPy from ``seed``, so the same seed gives the same
@@ -35,7 +42,14 @@ from dlcourse.nn import optimizers as optimizers_module
 from dlcourse.nn import training as training_loop
 from dlcourse.nn.arrays import map_arrays
 from dlcourse.nn.errors import NotBuiltError, missing_backward_error, not_compiled_error
-from dlcourse.nn.layers.base import _BUILDING, _HAND_WRITTEN, Layer, _snake, check_tracked
+from dlcourse.nn.layers.base import (
+    _BUILDING,
+    _HAND_WRITTEN,
+    Layer,
+    _snake,
+    check_joinable,
+    check_tracked,
+)
 from dlcourse.nn.models.inputs import check_same_length, checked_array, split_inputs
 from dlcourse.nn.multi_output import compile_outputs
 from dlcourse.nn.symbolic import is_symbolic
@@ -84,6 +98,8 @@ class Model(Layer):
 
     def __init__(self, name=None, seed=None, dtype=None):
         super().__init__(name=name or _snake(type(self).__name__), dtype=check_float_dtype(dtype))
+        # what was not given, a model that holds this one may choose (see _setup)
+        self._dtype_given, self._seed_given = dtype is not None, seed is not None
         self.backend = backends.load()
         self.seed = config.get_seed() if seed is None else seed
         weights_seq, shuffle_seq = np.random.SeedSequence(self.seed).spawn(2)
@@ -134,13 +150,32 @@ class Model(Layer):
         integer ids (``Embedding``), else the model's float type."""
         return self.dtype
 
+    @property
+    def integer_inputs(self):
+        """True when the model reads integer ids (it starts with an ``Embedding``):
+        a model inside a model then gets its ids uncast, as a layer would."""
+        return np.dtype(self.input_dtype()).kind in "iu"
+
     def _setup(self, backend, dtype, rng):
-        # a model inside a model keeps its own seed; only the backends must agree
+        """A model put, unbuilt, inside another (a layer of it, or a sublayer of one).
+
+        The backends must agree. A float type or seed the model was not given
+        comes from the outer model, as for any layer: then the outer seed alone
+        fixes every initial weight, and one dtype runs through.
+        """
         if backend is not self.backend:
             raise ValueError(
                 f"model {self.name!r} runs on {self.backend.describe()}, but the model it was "
                 f"put in runs on {backend.describe()}: make both on the same backend."
             )
+        if self._dtype_given or dtype is None:
+            check_joinable(self, backend, dtype, "the model it was put in")
+        else:
+            self.dtype = dtype
+        if not self._seed_given:
+            self._init_rng = self._rng = rng
+        for layer in self._sublayers():  # a subclassed model set its layers up at assignment
+            self._give_setup(layer)
 
     def build(self, input_shape):
         """Create every weight for inputs of ``input_shape`` (batch axis first, e.g. (None, 64))."""
@@ -218,9 +253,7 @@ class Model(Layer):
             return super().__call__(x, training)
         if _BUILDING:
             check_tracked(_BUILDING[-1], self)
-        if isinstance(x, (np.ndarray, list, dict)) or (
-            isinstance(x, tuple) and len(self.input_names) > 1
-        ):
+        if _user_data(x):
             x = self.native_inputs(self.prepare_inputs(x))
         with backends.running(self.backend):
             return self._build_and_call(x, training)
@@ -428,3 +461,14 @@ class Model(Layer):
         from dlcourse.nn.saving import load_model  # the loader builds models: imported late
 
         return load_model(path, custom_objects=custom_objects)
+
+
+def _user_data(x):
+    """True for NumPy data (an array, nested lists of numbers, or a list or dict holding
+    NumPy); False for the backend's own arrays, which a layer's ``call`` hands on as they
+    are so that their gradients still flow."""
+    if isinstance(x, dict):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(isinstance(a, (np.ndarray, list, tuple, int, float)) for a in x)
+    return isinstance(x, np.ndarray)

@@ -7,7 +7,7 @@ through each layer's ``backward``, last layer first.
 
 from dlcourse import backends
 from dlcourse.nn.errors import missing_backward_error
-from dlcourse.nn.layers.base import _STRUCTURE, Layer
+from dlcourse.nn.layers.base import _STRUCTURE, Layer, check_joinable
 from dlcourse.nn.models.model import Model
 
 __all__ = ["Sequential"]
@@ -48,11 +48,9 @@ class Sequential(Model):
             raise TypeError(f"add: expected a Layer, got {type(layer).__name__}.")
         if any(existing is layer for existing in self._chain):
             raise ValueError(f"layer {layer.name!r} is already in this model.")
-        if layer.built and layer._backend is not self.backend:
-            raise ValueError(
-                f"layer {layer.name!r} was built on {layer._backend.describe()}, but this model "
-                f"runs on {self.backend.describe()}: make a fresh layer for it."
-            )
+        if layer.built:  # the float type is checked at build when a holder may choose it
+            dtype = self.dtype if self._dtype_given else None
+            check_joinable(layer, self.backend, dtype, "this model")
         unique_name(layer, {existing.name for existing in self._chain})
         self._chain.append(layer)
         _STRUCTURE[0] += 1
@@ -88,6 +86,8 @@ class Sequential(Model):
             for layer in self._chain:
                 if not layer.built:
                     layer._setup(self.backend, self.dtype, self._init_rng)
+                else:
+                    check_joinable(layer, self.backend, self.dtype, f"model {self.name!r}")
                 x = layer._build_and_call(x, training=False)
         self.output_shape = (None, *tuple(x.shape)[1:])
         self._train_step = None
