@@ -3,9 +3,13 @@
 Two inputs with a shared layer and every merge, a residual MLP, an
 Embedding+LSTM classifier, an Embedding + causal MultiHeadAttention + Add +
 LayerNormalization block, Embedding -> SimpleRNN -> GRU, Embedding +
-PositionEmbedding + LayerNormalization, convolutions on two branches, and
-cross-attention with a separate key (three inputs, two outputs); each in
-float32 and float64 (``CASES``). No framework is imported here.
+PositionEmbedding + LayerNormalization, convolutions on two branches,
+cross-attention with a separate key (three inputs, two outputs), attention
+with an ``attention_mask`` input that also returns its scores, LSTM and GRU
+with ``return_state`` (layers with several outputs feeding several model
+outputs), and models used as layers; each in float32 and float64 (``CASES``;
+``ONNX_CASES`` leaves out the nested models, which ONNX export refuses). No
+framework is imported here.
 """
 
 import numpy as np
@@ -33,6 +37,36 @@ def cross_attention(seed, dtype):
     return nn.Model([q, v, k], [nn.Dense(3)(pooled), pooled], seed=seed, dtype=dtype)
 
 
+def masked_attention(seed, dtype):
+    """Causal self-attention with a mask that is an input, returning its scores too."""
+    x, mask = nn.Input((5, 6), name="x"), nn.Input((5, 5), name="mask")
+    mha = nn.MultiHeadAttention(2, 3)
+    out, scores = mha(x, x, attention_mask=mask, use_causal_mask=True, return_attention_scores=True)
+    pooled = nn.GlobalAveragePooling1D()(nn.Add()([x, out]))
+    return nn.Model([x, mask], [nn.Dense(3)(pooled), scores], seed=seed, dtype=dtype)
+
+
+def recurrent_state(seed, dtype):
+    """LSTM and GRU with return_state: their states are used and are outputs."""
+    ids = nn.Input((sequence_cases.STEPS,), name="ids")
+    h = nn.Embedding(sequence_cases.VOCAB, 6)(ids)
+    steps, last_h, last_c = nn.LSTM(4, return_sequences=True, return_state=True)(h)
+    out, state = nn.GRU(3, return_state=True)(steps)
+    both = nn.Concatenate()([last_h, last_c, out])
+    return nn.Model(ids, [nn.Dense(2)(both), state, last_c], seed=seed, dtype=dtype)
+
+
+def nested_models(seed, dtype):
+    """A Sequential holding a Sequential, and a Functional block called twice."""
+    deep = nn.Sequential([nn.Dense(6, activation="tanh")], name="deep")
+    stem = nn.Sequential([nn.Dense(6, activation="relu"), deep], name="stem")
+    i = nn.Input((6,), name="block_in")
+    block_out = nn.Add()([i, nn.Dense(6, activation="sigmoid")(i)])
+    block = nn.Model(i, block_out, name="block", seed=seed + 1, dtype=dtype)
+    x = nn.Input((7,), name="x")
+    return nn.Model(x, nn.Dense(3)(block(block(stem(x)))), seed=seed, dtype=dtype)
+
+
 MODELS = {
     "two_input": graph_cases.two_input_model,
     "residual_mlp": graph_cases.residual_functional,
@@ -42,8 +76,12 @@ MODELS = {
     "position_norm": sequence_cases.embedding_norm_model,
     "conv_branches": conv_branches,
     "cross_attention": cross_attention,
+    "masked_attention": masked_attention,
+    "recurrent_state": recurrent_state,
+    "nested_models": nested_models,
 }
 CASES = [f"{name}_{dtype}" for name in MODELS for dtype in ("float32", "float64")]
+ONNX_CASES = [case for case in CASES if not case.startswith("nested_models")]
 
 
 def rel_error(a, b):
@@ -77,8 +115,11 @@ def make_case(case):
 def inputs_for(model, n=4, seed=0):
     rng = np.random.default_rng(seed)
     xs = []
-    for shape, dtype in model.input_signature:
-        if np.dtype(dtype).kind in "iu":
+    for name, (shape, dtype) in zip(model.input_names, model.input_signature):
+        if name == "mask":  # 0 or 1, every query keeping at least itself (the diagonal)
+            mask = rng.integers(0, 2, (n, *shape[1:])) | np.eye(shape[1], dtype=int)
+            xs.append(mask.astype(dtype))
+        elif np.dtype(dtype).kind in "iu":
             xs.append(rng.integers(0, sequence_cases.VOCAB, (n, *shape[1:])).astype(dtype))
         else:
             xs.append(rng.standard_normal((n, *shape[1:])).astype(dtype))

@@ -1,10 +1,13 @@
 """``to_keras``/``from_keras`` for Functional graphs and the sequence layers, on each Keras backend.
 
-The models: two inputs with a shared layer and every merge, a residual MLP,
-an Embedding+LSTM classifier, an Embedding + causal MultiHeadAttention + Add
-+ LayerNormalization block, Embedding -> SimpleRNN -> GRU, and convolutions
-on two branches (images stay NCHW between the layers). Each goes to Keras
-(its weights perturbed first) and back, and both copies predict ``x``.
+The models (``interop_cases``): two inputs with a shared layer and every
+merge, a residual MLP, an Embedding+LSTM classifier, an Embedding + causal
+MultiHeadAttention + Add + LayerNormalization block, Embedding -> SimpleRNN
+-> GRU, convolutions on two branches (images stay NCHW between the layers),
+cross-attention, attention with an ``attention_mask`` input returning its
+scores, LSTM/GRU with ``return_state`` (several outputs), and models used as
+layers. Each goes to Keras (its weights perturbed first) and back, and both
+copies predict ``x``.
 
 As in ``test_interop_keras.py``, each Keras backend runs in a fresh
 interpreter (this file as a script) and reports JSON. Tolerances, relative to
@@ -12,14 +15,16 @@ the largest output:
 
 - weights: exactly equal, both ways (a copy, no arithmetic);
 - back from Keras: exactly our predictions (the same layers, the same weights);
-- Keras's predictions: 1e-5 (``PREDICTION_RTOL``) for float32 and float64
-  models alike. Keras 3.15 computes parts of a float64 model in float32 even
-  when it is called directly (``predict`` also casts the inputs to
-  ``keras.config.floatx()``): measured here 5e-8 to 2.4e-7 for the float64
-  models on JAX (x64 on), as large as for float32 ones, and 7e-7 for one
-  float64 Dense on Keras's torch backend. Ours match the exact float64
-  formulas to ~1e-15 (``test_backend_matrix.py``), so this is Keras's rounding;
-  a wrong weight layout or gate order is off by far more (order 1).
+- Keras's predictions, the model called directly: 1e-5 (``PREDICTION_RTOL``)
+  for float32 models (measured 7e-8 to 4.5e-7); 1e-10
+  (``FLOAT64_RTOL_TENSORFLOW``) for float64 models on Keras's TensorFlow
+  backend (measured 1e-16 to 9e-16). On its JAX and torch backends Keras 3.15
+  rounds float64 to float32 on purpose (``keras.backend.result_type`` maps
+  float64 to float32 there, "to be aligned with JAX's default"), even with
+  float64 weights and inputs: measured 5e-8 to 6e-7, so those take 1e-5 too.
+  Ours match the exact float64 formulas to ~1e-15 (``test_backend_matrix.py``),
+  so this is Keras's rounding; a wrong weight layout or gate order is off by
+  far more (order 1).
 """
 
 import importlib.util
@@ -40,6 +45,7 @@ import sequence_cases  # noqa: E402
 from interop_cases import CASES, inputs_for, make_case, worst  # noqa: E402
 
 PREDICTION_RTOL = 1e-5
+FLOAT64_RTOL_TENSORFLOW = 1e-10
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 WORKER_TIMEOUT_S = 400
 
@@ -218,7 +224,8 @@ def test_to_keras_and_back_keeps_weights_and_predictions(reports, backend, case)
         # float32 state from its scan step, which lax.scan refuses (plain Keras too)
         pytest.skip("Keras's own float64 SimpleRNN fails on JAX (float32 scan carry)")
     assert isinstance(result["prediction"], float), result["prediction"]
-    assert result["prediction"] < PREDICTION_RTOL, result["prediction"]
+    exact = backend == "tensorflow" and case.endswith("float64")
+    assert result["prediction"] < (FLOAT64_RTOL_TENSORFLOW if exact else PREDICTION_RTOL)
     if case.startswith("conv_branches"):
         # from_keras reads no convolutions yet: the Permutes around them are refused
         assert result["back_error"].startswith("UnsupportedLayerError")
@@ -265,6 +272,15 @@ def test_a_layer_of_ones_own_in_a_graph_is_named():
     model = nn.Model(x, nn.Dense(2)(Doubler(name="twice")(x)), seed=0)
     with pytest.raises(UnsupportedLayerError, match=r"'twice' \(Doubler\)"):
         to_keras(model)
+
+
+def test_a_subclassed_model_used_as_a_layer_is_named_with_the_reason():
+    inner = graph_cases.residual_subclassed(seed=0, dtype="float32")  # input (12,), output (5,)
+    x = nn.Input((12,), name="x")
+    model = nn.Model(x, nn.Dense(2)(inner(x)), seed=0, dtype="float32")
+    with pytest.raises(UnsupportedLayerError, match=r"'residualmlp' .*subclassed model") as info:
+        to_keras(model)
+    assert info.value.layer == "residualmlp"
 
 
 if __name__ == "__main__":  # the worker: one Keras backend, chosen by KERAS_BACKEND

@@ -3,8 +3,10 @@
 The models of ``interop_cases`` (two inputs with a shared layer and the
 merges, a residual MLP, Embedding+LSTM, a causal attention block with Add
 and LayerNormalization, SimpleRNN -> GRU, convolutions on two branches,
-cross-attention with three inputs and two outputs), weights perturbed, are
-exported and run. Tolerances, relative to the largest output:
+cross-attention with three inputs and two outputs, attention with an
+``attention_mask`` input that also returns its scores, LSTM/GRU with
+``return_state`` feeding three outputs), weights perturbed, are exported and
+run. A model used as a layer is refused, naming it. Tolerances, relative to the largest output:
 
 - float32 files in onnxruntime: 1e-5 (float32 keeps ~7 digits; measured
   1e-7 to 7e-7);
@@ -22,7 +24,7 @@ from hypothesis import strategies as st
 from dlcourse import nn
 from dlcourse.interop import UnsupportedLayerError, export_onnx
 from graph_cases import residual_subclassed
-from interop_cases import CASES, inputs_for, make_case, worst
+from interop_cases import ONNX_CASES, inputs_for, make_case, worst
 
 onnx = pytest.importorskip("onnx", reason="export_onnx needs the onnx package")
 ort = pytest.importorskip("onnxruntime", reason="running the exported file needs onnxruntime")
@@ -31,7 +33,7 @@ from onnx.reference import ReferenceEvaluator  # noqa: E402  (after the skip abo
 FLOAT32_RTOL = 1e-5
 FLOAT64_RTOL = 1e-12
 # what onnxruntime's CPU provider cannot run in float64
-NO_FLOAT64_IN_ONNXRUNTIME = ("embedding_lstm", "rnn_gru", "conv_branches")
+NO_FLOAT64_IN_ONNXRUNTIME = ("embedding_lstm", "rnn_gru", "conv_branches", "recurrent_state")
 
 
 def feeds(model, x):
@@ -50,7 +52,7 @@ def run_reference(path, model, x):
     return out if len(out) > 1 else out[0]
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.endswith("float32")])
+@pytest.mark.parametrize("case", [c for c in ONNX_CASES if c.endswith("float32")])
 def test_onnxruntime_predicts_what_the_model_predicts_float32(tmp_path, case):
     model = make_case(case)
     path = export_onnx(model, tmp_path / "model.onnx")
@@ -60,7 +62,7 @@ def test_onnxruntime_predicts_what_the_model_predicts_float32(tmp_path, case):
         assert worst(run_onnxruntime(path, model, x), model.predict(x)) < FLOAT32_RTOL
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.endswith("float64")])
+@pytest.mark.parametrize("case", [c for c in ONNX_CASES if c.endswith("float64")])
 def test_float64_files_keep_float64_precision(tmp_path, case):
     model = make_case(case)
     path = export_onnx(model, tmp_path / "model.onnx", dtype="float64")
@@ -96,6 +98,38 @@ def test_a_graph_keeps_its_input_names_shared_weights_and_outputs(tmp_path):
     assert len([n for n in graph.node if n.name.startswith("shared")]) >= 2
     two_outputs = onnx.load(export_onnx(make_case("cross_attention_float32"), tmp_path / "c.onnx"))
     assert [o.name for o in two_outputs.graph.output] == ["output_0", "output_1"]
+
+
+def test_layers_with_several_outputs_and_a_mask_input_keep_their_names(tmp_path):
+    masked = make_case("masked_attention_float32")
+    graph = onnx.load(export_onnx(masked, tmp_path / "m.onnx")).graph
+    assert [i.name for i in graph.input] == ["x", "mask"]
+    assert [o.name for o in graph.output] == ["output_0", "output_1"]
+    scores = graph.output[1].type.tensor_type.shape.dim  # (batch, heads, Tq, Tk)
+    assert [d.dim_value for d in scores][1:] == [2, 5, 5]
+    states = onnx.load(export_onnx(make_case("recurrent_state_float32"), tmp_path / "r.onnx"))
+    assert len(states.graph.output) == 3
+
+
+def test_the_mask_input_is_used(tmp_path):
+    # the same queries with another mask: onnxruntime must see the difference
+    model = make_case("masked_attention_float32")
+    path = export_onnx(model, tmp_path / "m.onnx")
+    x, mask = inputs_for(model, n=3)
+    everything = np.ones_like(mask)
+    with_mask, without = (
+        run_onnxruntime(path, model, [x, mask]),
+        run_onnxruntime(path, model, [x, everything]),
+    )
+    assert worst(with_mask, without) > 1e-3
+    assert worst(without, model.predict([x, everything])) < FLOAT32_RTOL
+
+
+def test_a_model_used_as_a_layer_is_refused_naming_it(tmp_path):
+    path = tmp_path / "nested.onnx"
+    with pytest.raises(UnsupportedLayerError, match=r"'stem' \(Sequential\).*model used as a"):
+        export_onnx(make_case("nested_models_float32"), path)
+    assert not path.exists()
 
 
 def test_token_ids_stay_integers(tmp_path):

@@ -2,8 +2,9 @@
 
 ``to_keras(model)`` builds a ``keras.Sequential`` (from a ``Sequential``) or a
 Functional ``keras.Model`` (from ``Model(inputs, outputs)``: several inputs
-and outputs, shared layers, merges) with the same layers and the very same
-weights, so ``keras_model.predict(x)`` gives ``model.predict(x)`` whichever
+and outputs, layers with several outputs, shared layers, merges, attention
+masks that are inputs, models used as layers) with the same layers and the
+very same weights, so ``keras_model.predict(x)`` gives ``model.predict(x)`` whichever
 backend Keras runs on (TensorFlow, JAX or PyTorch: Keras picks it from
 ``KERAS_BACKEND`` when it is first imported). ``from_keras`` goes the other way.
 
@@ -27,11 +28,13 @@ Concatenate) are Keras's own, with Keras's weight layouts, so they copy as
 they are; ``PositionEmbedding``, which Keras 3 lacks, becomes a small Keras
 layer (``keras_position_embedding``).
 
-Predictions match to float32 precision (about 1e-7 relative), also for a
-float64 model: Keras computes parts of it in float32 whatever the weights'
-dtype (its type promotion turns 64-bit results into 32-bit ones, as JAX does by
-default, ``keras.ops.mean`` loses digits, and ``predict`` casts float64 NumPy
-inputs to ``keras.config.floatx()``). The weights themselves are copied exactly.
+Predictions match to float32 precision (about 1e-7 relative). A float64 model
+matches to float64 precision (about 1e-16) on Keras's TensorFlow backend when
+called directly (``keras_model(x)``); on its JAX and PyTorch backends Keras
+3.15 computes float64 in float32 whatever the weights' dtype (its type
+promotion turns every 64-bit result into a 32-bit one there, as JAX does by
+default), and ``predict`` casts float64 NumPy inputs to
+``keras.config.floatx()`` on every backend. The weights are copied exactly.
 
 Training the converted model is Keras's training. One difference there: Keras
 updates batch norm's moving variance with the batch's biased variance, we (and
@@ -80,10 +83,15 @@ def _warn_if_float64_is_truncated(keras, dtype):
 
 
 def _converter(layer, table, target):
+    """The converter of ``layer``, or an error saying why it has none."""
+    from dlcourse.nn.models import Model
+
+    supported = sorted({cls.__name__ for cls in table})
     convert = table.get(type(layer))
     if convert is None:
-        supported = sorted({cls.__name__ for cls in table})
         why = "it is not one of dlcourse's built-in layers (a layer of your own?)"
+        if isinstance(layer, Model):
+            why = "it is a subclassed model used as a layer: its call() is code, not a graph"
         raise unsupported_layer(layer, target, supported, why)
     return convert
 
@@ -149,10 +157,12 @@ def from_keras(keras_model, seed=None):
     Flatten, BatchNormalization on (batch, features) inputs, Embedding,
     LayerNormalization, GlobalAveragePooling1D, SimpleRNN, LSTM, GRU,
     MultiHeadAttention, Add, Multiply, Concatenate, and the PositionEmbedding
-    that ``to_keras`` writes. The model is built on the dlcourse backend chosen
-    now (``dlcourse.set_backend``) with the Keras weights; ``seed`` fixes its
-    dropout masks and shuffling. The Keras model must be built (give it a
-    ``keras.Input``), so that its input shape is known.
+    that ``to_keras`` writes; recurrent layers with ``return_state``, attention
+    called with an ``attention_mask`` tensor or ``return_attention_scores``, and
+    Keras models used as layers (each becomes one of ours). The model is built
+    on the dlcourse backend chosen now (``dlcourse.set_backend``) with the Keras
+    weights; ``seed`` fixes its dropout masks and shuffling. The Keras model
+    must be built (give it a ``keras.Input``), so that its input shape is known.
     """
     keras = _import_keras()
     from dlcourse.nn.models import Sequential

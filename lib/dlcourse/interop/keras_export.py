@@ -10,6 +10,7 @@ converters serve a ``Sequential`` chain and each node of a Functional graph.
 import numpy as np
 
 from dlcourse.bench.token_dense import TokenDense
+from dlcourse.interop.keras_nested import model_to_keras
 from dlcourse.interop.keras_sequence_layers import SEQUENCE_CONVERTERS
 from dlcourse.nn.layers import (
     Activation,
@@ -24,6 +25,7 @@ from dlcourse.nn.layers import (
     Softmax,
     Tanh,
 )
+from dlcourse.nn.models import Functional, Sequential
 
 __all__ = ["TO_KERAS", "KerasStack"]
 
@@ -174,4 +176,6 @@ TO_KERAS = {
     Tanh: _activation_layer_to_keras,
     Softmax: _activation_layer_to_keras,
     **SEQUENCE_CONVERTERS,
+    Sequential: model_to_keras,  # a model used as a layer: a Keras model inside
+    Functional: model_to_keras,
 }

@@ -11,7 +11,6 @@ Keras saves models in: each layer lists its calls (``inbound_nodes``), each
 naming the tensors it read by ``[layer, call, output]``.
 """
 
-from dlcourse.interop.errors import UnsupportedLayerError
 from dlcourse.interop.keras_export import KerasStack
 from dlcourse.interop.keras_import import layer_from_keras
 from dlcourse.nn.layers import MultiHeadAttention
@@ -21,10 +20,22 @@ __all__ = ["functional_from_keras", "functional_to_keras"]
 
 # ------------------------------------------------------------------- to Keras
 def _call(stack, layer, node, args):
-    """Apply the Keras layers of ``stack`` to the Keras tensors ``args`` of one node."""
-    if isinstance(layer, MultiHeadAttention):  # inputs: query, value (, key)
-        key = args[2] if len(args) > 2 else None
-        return stack.layers[0](args[0], args[1], key=key, use_causal_mask=layer.use_causal_mask)
+    """Apply the Keras layers of ``stack`` to the Keras tensors ``args`` of one node.
+
+    Returns one Keras tensor, or a list of them for a layer with several outputs
+    (``return_state``, ``return_attention_scores``): the same list, in the same
+    order, in both libraries.
+    """
+    if isinstance(layer, MultiHeadAttention):  # inputs: query, value (, key (, mask))
+        out = stack.layers[0](
+            args[0],
+            args[1],
+            key=args[2] if len(args) > 2 else None,
+            attention_mask=args[3] if len(args) > 3 else None,
+            use_causal_mask=layer.use_causal_mask,
+            return_attention_scores=layer.return_attention_scores,
+        )
+        return list(out) if layer.return_attention_scores else out
     if isinstance(node.inputs, list):  # a merge: Add()([a, b])
         return stack.layers[0](args)
     x = args[0]
@@ -48,7 +59,9 @@ def functional_to_keras(keras, model, converters):
             stack.channels_first(layer.name)  # images leave each layer in our layout
             stacks[id(layer)] = stack
         args = [tensors[id(t)] for t in node.input_list]
-        tensors[id(node.output)] = _call(stacks[id(layer)], layer, node, args)
+        out = _call(stacks[id(layer)], layer, node, args)
+        for t, keras_tensor in zip(node.outputs, out if len(node.outputs) > 1 else [out]):
+            tensors[id(t)] = keras_tensor
     outputs = [tensors[id(t)] for t in model.outputs]
     keras_model = keras.Model(
         inputs=keras_inputs[0] if len(keras_inputs) == 1 else keras_inputs,
@@ -114,10 +127,13 @@ class _Reader:
             key = kwargs.pop("key")
             if key is not None:
                 inputs.append(self.tensor(key, layer_name))
-        if "use_causal_mask" in kwargs:
-            options["use_causal_mask"] = bool(kwargs.pop("use_causal_mask"))
+        for flag in ("use_causal_mask", "return_attention_scores"):
+            if flag in kwargs:
+                options[flag] = bool(kwargs.pop(flag))
         if "value" in kwargs:  # mha(query, value=v)
             inputs.insert(1, self.tensor(kwargs.pop("value"), layer_name))
+        if "attention_mask" in kwargs:  # a tensor of the model: our MHA's fourth input
+            options["attention_mask"] = self.tensor(kwargs.pop("attention_mask"), layer_name)
         if kwargs:
             raise _graph_error(
                 f"layer {layer_name!r} is called with {', '.join(sorted(kwargs))}, which "
@@ -171,12 +187,8 @@ def functional_from_keras(keras_model, dtype, seed):
                 out = layer(*args[:2], key=args[2] if len(args) > 2 else None, **options)
             else:
                 out = layer(args if len(args) > 1 else args[0])
-            if isinstance(out, list):
-                raise UnsupportedLayerError(
-                    f"layer {name!r} has several outputs; a converted graph takes one per layer.",
-                    layer=name,
-                )
-            reader.tensors[(name, index, 0)] = out
+            for j, tensor in enumerate(out if isinstance(out, list) else [out]):
+                reader.tensors[(name, index, j)] = tensor  # return_state: [output, h, ...]
     input_refs, _ = _refs(config["input_layers"])
     output_refs, single = _refs(config["output_layers"])
     model_inputs = [inputs[ref[0]] for ref in input_refs]

@@ -8,6 +8,7 @@ says what about it has no dlcourse counterpart (an activation, an option).
 import numpy as np
 
 from dlcourse.interop.errors import unsupported_layer
+from dlcourse.interop.keras_nested import model_from_keras
 from dlcourse.interop.keras_position_embedding import KERAS_CLASS_NAME
 from dlcourse.nn.layers import (
     GRU,
@@ -69,6 +70,8 @@ def layer_from_keras(keras_layer, input_rank):
     def refuse(why):
         return unsupported_layer(keras_layer, "dlcourse", _FROM_KERAS_SUPPORTED, why)
 
+    if kind in ("Sequential", "Functional"):  # a model used as a layer
+        return model_from_keras(keras_layer)
     if kind == "Dense":
         activation = _activation_name(keras_layer)
         layer = Dense(config["units"], activation, use_bias=config["use_bias"], name=name)
@@ -117,7 +120,6 @@ def _recurrent_from_keras(kind, config, refuse):
         "use_bias": True,
         "dropout": 0.0,
         "recurrent_dropout": 0.0,
-        "return_state": False,
         "go_backwards": False,
         "stateful": False,
     }
@@ -129,7 +131,10 @@ def _recurrent_from_keras(kind, config, refuse):
         if config.get(option, value) != value:
             raise refuse(f"{option}={config[option]!r} is not supported (only {value!r})")
     return _RECURRENT[kind](
-        config["units"], return_sequences=config["return_sequences"], name=config["name"]
+        config["units"],
+        return_sequences=config["return_sequences"],
+        return_state=config.get("return_state", False),
+        name=config["name"],
     )
 
 

@@ -8,11 +8,16 @@ gates i, f, g, o; GRU ``reset_after=True``), ``MultiHeadAttention`` (the
 query, key, value and output kernels and biases). ``PositionEmbedding``
 becomes the small Keras layer of ``keras_position_embedding``.
 
-A recurrent layer with ``return_state=True`` has several outputs, which a
-converted graph cannot take: it is refused with the reason.
+A recurrent layer with ``return_state=True`` keeps it: Keras returns the same
+list (``[output, h]``, LSTM ``[output, h, c]``). A float64 attention layer gets
+its 1/sqrt(key_dim) as a float64 number (``_exact_scale``), so that Keras's
+float64 attention gives ours to the last digits.
 """
 
-from dlcourse.interop.errors import unsupported_layer
+import math
+
+import numpy as np
+
 from dlcourse.interop.keras_position_embedding import position_embedding_class
 from dlcourse.nn.layers import (
     GRU,
@@ -70,14 +75,12 @@ def _global_average_pooling(stack, layer):
 
 
 def _recurrent(stack, layer):
-    if layer.return_state:
-        why = "return_state=True gives several outputs; convert a layer without it"
-        raise unsupported_layer(layer, "Keras", sorted(k.__name__ for k in _RECURRENT), why)
     cls = getattr(stack.keras.layers, _RECURRENT[type(layer)])
     extra = {"reset_after": True} if isinstance(layer, GRU) else {}
     keras_layer = cls(
         layer.units,
         return_sequences=layer.return_sequences,
+        return_state=layer.return_state,  # [output, h] (LSTM: [output, h, c]), as ours
         recurrent_initializer="zeros",
         name=layer.name,
         dtype=stack.dtype,
@@ -100,7 +103,18 @@ def _multi_head_attention(stack, layer):
         dtype=stack.dtype,
         **_NO_DRAW,
     )
+    _exact_scale(keras_layer, layer.key_dim, stack.dtype)
     stack.add(keras_layer, layer.get_weights())
+
+
+def _exact_scale(keras_layer, key_dim, dtype):
+    """Keras 3 multiplies the query by ``ops.cast(1 / sqrt(key_dim), dtype)``, and a Python
+    float goes through float32 on its way: a float64 layer's scale is then off by ~3e-8.
+    A NumPy scalar of the layer's dtype keeps every digit (where Keras has this attribute)."""
+    if dtype == "float64" and isinstance(
+        getattr(keras_layer, "_inverse_sqrt_key_dim", None), float
+    ):
+        keras_layer._inverse_sqrt_key_dim = np.float64(1.0 / math.sqrt(key_dim))
 
 
 def _merge(stack, layer):

@@ -172,20 +172,22 @@ _EXPORTERS = {
 
 
 def _steps(model):
-    """``(layer, input keys, output key, input shapes)`` for each call, in running order.
+    """``(layer, input keys, output keys, input shapes)`` for each call, in running order.
 
     Keys identify tensors: a Sequential's are positions in the chain, a
-    Functional model's its symbolic tensors.
+    Functional model's its symbolic tensors. A layer with several outputs
+    (``return_state``, ``return_attention_scores``) has one key for each.
     """
     from dlcourse.nn.models import Sequential
 
     if isinstance(model, Sequential):
         for i, layer in enumerate(model.layers):
-            yield layer, [i], i + 1, [tuple(layer.input_shape)]
+            yield layer, [i], [i + 1], [tuple(layer.input_shape)]
         return
     for node in model.nodes:
         keys = [id(t) for t in node.input_list]
-        yield node.layer, keys, id(node.output), [tuple(t.shape) for t in node.input_list]
+        outs = [id(t) for t in node.outputs]
+        yield node.layer, keys, outs, [tuple(t.shape) for t in node.input_list]
 
 
 def _signature(model):
@@ -231,9 +233,12 @@ def export_onnx(model, path, dtype="float32"):
         session = onnxruntime.InferenceSession(path)
         y = session.run(None, {"input": x.astype("float32")})[0]
 
-    A layer with no ONNX counterpart (one you wrote yourself) raises an
-    ``UnsupportedLayerError`` naming it, and nothing is written.
+    A layer with no ONNX counterpart (one you wrote yourself, or a model used
+    as a layer) raises an ``UnsupportedLayerError`` naming it and saying why,
+    and nothing is written.
     """
+    from dlcourse.nn.models import Model
+
     require_graph(model, "export_onnx")
     require_built(model, "export_onnx")
     dtype = str(dtype)
@@ -241,8 +246,15 @@ def export_onnx(model, path, dtype="float32"):
         raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}.")
     steps = list(_steps(model))
     for layer, *_ in steps:
+        supported = sorted({cls.__name__ for cls in _EXPORTERS})
+        if isinstance(layer, Model):
+            why = (
+                "it is a model used as a layer, and export_onnx writes the layers of one "
+                "model; draw the inner model's layers into the outer graph, or export the "
+                "inner model on its own"
+            )
+            raise unsupported_layer(layer, "ONNX", supported, why)
         if type(layer) not in _EXPORTERS:
-            supported = sorted({cls.__name__ for cls in _EXPORTERS})
             why = "it is not one of dlcourse's built-in layers (a layer of your own?)"
             raise unsupported_layer(layer, "ONNX", supported, why)
 
@@ -252,11 +264,14 @@ def export_onnx(model, path, dtype="float32"):
     model_inputs, model_outputs = _signature(model)
     names = {key: name for name, key, _, _ in model_inputs}
     calls = {}
-    for layer, keys, out_key, shapes in steps:
+    for layer, keys, out_keys, shapes in steps:
         count = calls[id(layer)] = calls.get(id(layer), 0) + 1
         prefix = layer.name if count == 1 else f"{layer.name}/call_{count}"
         exporter = _EXPORTERS[type(layer)]
-        names[out_key] = exporter(graph, layer, [names[k] for k in keys], shapes, prefix)
+        out = exporter(graph, layer, [names[k] for k in keys], shapes, prefix)
+        # an exporter gives one tensor name, or a list for a layer with several outputs
+        for key, name in zip(out_keys, out if len(out_keys) > 1 else [out]):
+            names[key] = name
     for name, key, _ in model_outputs:
         graph.node("Identity", [names[key]], name, output=name)  # plain names for users
 

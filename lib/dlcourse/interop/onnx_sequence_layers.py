@@ -10,10 +10,14 @@ LayerNormalization          ``LayerNormalization`` (last axis); float64:
 GlobalAveragePooling1D      ``ReduceMean`` over the steps
 SimpleRNN / LSTM / GRU      ``RNN`` / ``LSTM`` / ``GRU`` (time first, so a
                             ``Transpose`` before and after); GRU with
-                            ``linear_before_reset=1``, Keras's reset_after
+                            ``linear_before_reset=1``, Keras's reset_after;
+                            return_state: the ``Y_h`` (and ``Y_c``) outputs
 MultiHeadAttention          ``MatMul`` projections, ``Reshape``/``Transpose``
                             into heads, scaled ``MatMul``, the causal mask as
-                            ``Where``, ``Softmax``, and the output projection
+                            ``Where``, an ``attention_mask`` input added as
+                            (mask - 1) * 1e9, ``Softmax`` (with
+                            return_attention_scores, its result is the
+                            second output), and the output projection
 Add / Multiply              ``Add`` / ``Mul``, one per extra input
 Concatenate                 ``Concat``
 ==========================  ==================================================
@@ -27,7 +31,6 @@ import math
 
 import numpy as np
 
-from dlcourse.interop.errors import unsupported_layer
 from dlcourse.nn.layers import (
     GRU,
     LSTM,
@@ -41,6 +44,7 @@ from dlcourse.nn.layers import (
     PositionEmbedding,
     SimpleRNN,
 )
+from dlcourse.nn.layers.attention import HIDDEN
 
 __all__ = ["SEQUENCE_EXPORTERS"]
 
@@ -107,21 +111,26 @@ _RECURRENT_OPS = {SimpleRNN: "RNN", LSTM: "LSTM", GRU: "GRU"}
 
 
 def _recurrent(graph, layer, inputs, shapes, name):
-    if layer.return_state:
-        why = "return_state=True gives several outputs; export a layer without it"
-        raise unsupported_layer(layer, "ONNX", ["GRU", "LSTM", "SimpleRNN"], why)
     w, r, b = _onnx_weights(layer)
     names = [graph.weight(f"{layer.name}/{what}", value) for what, value in zip("WRB", (w, r, b))]
     time_first = graph.node("Transpose", [inputs[0]], f"{name}/time_first", perm=[1, 0, 2])
     extra = {"linear_before_reset": 1} if isinstance(layer, GRU) else {}
     op = _RECURRENT_OPS[type(layer)]
-    outputs = [f"{name}/Y", f"{name}/Y_h"]
+    outputs = [f"{name}/Y", f"{name}/Y_h"] + ([f"{name}/Y_c"] if isinstance(layer, LSTM) else [])
     graph.node(op, [time_first, *names], name, outputs=outputs, hidden_size=layer.units, **extra)
-    if not layer.return_sequences:  # Y_h: (directions=1, batch, units)
-        return graph.node("Squeeze", [outputs[1], graph.ints(f"{name}/axis0", [0])], f"{name}/h")
-    # Y: (steps, directions=1, batch, units)
-    steps = graph.node("Squeeze", [outputs[0], graph.ints(f"{name}/axis1", [1])], f"{name}/hs")
-    return graph.node("Transpose", [steps], f"{name}/batch_first", perm=[1, 0, 2])
+    # Y_h and Y_c: (directions=1, batch, units)
+    axis0 = graph.ints(f"{name}/axis0", [0])
+    h = graph.node("Squeeze", [outputs[1], axis0], f"{name}/h")
+    if layer.return_sequences:  # Y: (steps, directions=1, batch, units)
+        steps = graph.node("Squeeze", [outputs[0], graph.ints(f"{name}/axis1", [1])], f"{name}/hs")
+        out = graph.node("Transpose", [steps], f"{name}/batch_first", perm=[1, 0, 2])
+    else:
+        out = h
+    if not layer.return_state:
+        return out
+    if isinstance(layer, LSTM):  # [output, h, c], as the layer returns them
+        return [out, h, graph.node("Squeeze", [outputs[2], axis0], f"{name}/c")]
+    return [out, h]
 
 
 def _heads(graph, layer, source, what, dim, name, key=False):
@@ -153,6 +162,8 @@ def _multi_head_attention(graph, layer, inputs, shapes, name):
         mask = graph.bools(f"{name}/causal_mask", np.tril(np.ones((steps_q, steps_k), bool)))
         hidden = graph.weight(f"{name}/hidden", np.array(-np.inf))
         scores = graph.node("Where", [mask, scores, hidden], f"{name}/masked")
+    if len(inputs) > 3:  # attention_mask (batch, Tq, Tk), an input: -1e9 where it is 0
+        scores = _add_attention_mask(graph, inputs[3], scores, name)
     weights = graph.node("Softmax", [scores], f"{name}/softmax", axis=-1)
     attended = graph.node("MatMul", [weights, v], f"{name}/attended")
     attended = graph.node("Transpose", [attended], f"{name}/by_step", perm=[0, 2, 1, 3])
@@ -164,7 +175,22 @@ def _multi_head_attention(graph, layer, inputs, shapes, name):
     if layer.use_bias:
         bias = graph.weight(f"{layer.name}/output_bias", layer.get_weights()[-1])
         out = graph.node("Add", [out, bias], f"{name}/output_bias")
-    return out
+    return [out, weights] if layer.return_attention_scores else out
+
+
+def _add_attention_mask(graph, mask, scores, name):
+    """scores + (mask - 1) * 1e9, the mask broadcast over the heads (as the layer does)."""
+    to = graph.helper.np_dtype_to_tensor_dtype(graph.dtype)
+    mask = graph.node("Cast", [mask], f"{name}/mask_float", to=to)  # an integer or float input
+    mask = graph.node("Unsqueeze", [mask, graph.ints(f"{name}/heads_axis", [1])], f"{name}/mask")
+    one = graph.weight(f"{name}/one", np.array(1.0))
+    hidden = graph.weight(f"{name}/mask_hidden", np.array(HIDDEN))
+    shift = graph.node(
+        "Mul",
+        [graph.node("Sub", [mask, one], f"{name}/mask_minus_one"), hidden],
+        f"{name}/mask_shift",
+    )
+    return graph.node("Add", [scores, shift], f"{name}/mask_added")
 
 
 def _elementwise(op):
