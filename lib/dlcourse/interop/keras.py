@@ -22,6 +22,14 @@ Two things differ between the libraries, and the conversion takes care of them:
   "valid" and "same". Where "same" means the same thing (stride 1, odd kernel,
   ``(k - 1) / 2`` zeros) it is used; otherwise a ``ZeroPadding2D`` layer comes first.
 
+From Keras, images go the other way (``keras_image_import``): a Keras model
+that takes channels-last images (Keras's default) becomes one that takes the
+same images NCHW (``x.transpose(0, 3, 1, 2)``), its kernels transposed to
+ours, the ``Dense`` after ``Flatten`` with its rows reordered (Keras flattens
+row, column, channel; we flatten channel, row, column), a ``ZeroPadding2D``
+before a convolution folded into its padding, and ``to_keras``'s own
+``Permute`` layers read as the changes of layout they are.
+
 The sequence layers (Embedding, LayerNormalization, GlobalAveragePooling1D,
 SimpleRNN, LSTM, GRU, MultiHeadAttention) and the merges (Add, Multiply,
 Concatenate) are Keras's own, with Keras's weight layouts, so they copy as
@@ -49,7 +57,8 @@ import numpy as np
 from dlcourse.interop.errors import require_built, require_graph, unsupported_layer
 from dlcourse.interop.keras_export import TO_KERAS, KerasStack
 from dlcourse.interop.keras_graph import functional_from_keras, functional_to_keras
-from dlcourse.interop.keras_import import layer_from_keras
+from dlcourse.interop.keras_image_import import check_output_layout, input_layout, our_image_shape
+from dlcourse.interop.keras_import import read_layer
 
 __all__ = ["from_keras", "to_keras"]
 
@@ -154,7 +163,9 @@ def from_keras(keras_model, seed=None):
     (several inputs and outputs, shared layers, merges) a Functional model
     with the same input names. Supported Keras layers: Dense (activation relu,
     sigmoid, tanh, softmax or linear), Activation, ReLU, Softmax, Dropout,
-    Flatten, BatchNormalization on (batch, features) inputs, Embedding,
+    Flatten, BatchNormalization (features, or an image's channels), Conv2D
+    (square kernels and strides, "valid", or "same" with stride 1),
+    MaxPooling2D ("valid"), ZeroPadding2D before a Conv2D, Embedding,
     LayerNormalization, GlobalAveragePooling1D, SimpleRNN, LSTM, GRU,
     MultiHeadAttention, Add, Multiply, Concatenate, and the PositionEmbedding
     that ``to_keras`` writes; recurrent layers with ``return_state``, attention
@@ -163,6 +174,8 @@ def from_keras(keras_model, seed=None):
     on the dlcourse backend chosen now (``dlcourse.set_backend``) with the Keras
     weights; ``seed`` fixes its dropout masks and shuffling. The Keras model
     must be built (give it a ``keras.Input``), so that its input shape is known.
+    Images: a channels-last model becomes one that takes NCHW images
+    (``x.transpose(0, 3, 1, 2)``), and gives image outputs NCHW.
     """
     keras = _import_keras()
     from dlcourse.nn.models import Sequential
@@ -174,20 +187,24 @@ def from_keras(keras_model, seed=None):
         )
     if not isinstance(keras_model, keras.Sequential):
         return functional_from_keras(keras_model, _keras_dtype(keras_model), seed)
-    input_shape = tuple(keras_model.input_shape)
-    rank = len(input_shape)
+    shape = tuple(keras_model.input_shape)[1:]
+    layout = input_layout(len(shape) + 1, keras_model.layers[:1])
+    input_shape, padding = our_image_shape(shape, layout), 0
     layers, weights = [], []
     for keras_layer in keras_model.layers:
-        layer, values = layer_from_keras(keras_layer, rank)
-        layers.append(layer)
-        weights.append(values)
-        rank = len(keras_layer.output.shape)
+        read = read_layer(keras_layer, len(shape) + 1, layout, shape, padding)
+        if read.layer is not None:  # None: a change of layout, or zeros for the next conv
+            layers.append(read.layer)
+            weights.append(read.weights)
+        layout, padding = read.layout, read.padding
+        shape = tuple(keras_layer.output.shape)[1:]
+    check_output_layout(keras_model.layers[-1], layout, padding)
     model = Sequential(
         layers,
         name=keras_model.name,
         seed=seed,
         dtype=_keras_dtype(keras_model),
-        input_shape=input_shape[1:],
+        input_shape=input_shape,
     )
     for layer, values in zip(model.layers, weights):
         layer.set_weights(values)

@@ -12,7 +12,12 @@ naming the tensors it read by ``[layer, call, output]``.
 """
 
 from dlcourse.interop.keras_export import KerasStack
-from dlcourse.interop.keras_import import layer_from_keras
+from dlcourse.interop.keras_image_import import (
+    check_output_layout,
+    input_layout,
+    our_image_shape,
+)
+from dlcourse.interop.keras_import import read_layer
 from dlcourse.nn.layers import MultiHeadAttention
 
 __all__ = ["functional_from_keras", "functional_to_keras"]
@@ -97,6 +102,8 @@ class _Reader:
 
     def __init__(self):
         self.tensors = {}
+        self.layouts = {}  # ref -> (image layout, zeros left for a conv): keras_image_import
+        self.refs = []  # the refs the last call of arguments() read, in order
 
     def tensor(self, value, layer_name):
         ref = _tensor_ref(value)
@@ -110,10 +117,23 @@ class _Reader:
                 f"layer {layer_name!r} reads the output {list(ref)} before it is made; "
                 "the model's config does not list its layers in the order they run."
             )
+        self.refs.append(ref)
         return self.tensors[ref]
+
+    def layout(self, layer_name):
+        """``(layout, padding)`` of the tensors the last call read; they must agree."""
+        found = {self.layouts.get(ref, (None, 0)) for ref in self.refs}
+        if len(found) > 1:
+            raise _graph_error(
+                f"layer {layer_name!r} merges images in different layouts (channels first "
+                "and last); give them the same data_format."
+            )
+        layout, padding = found.pop()
+        return layout, padding
 
     def arguments(self, call, layer_name):
         """Our tensors for one Keras call: one tensor, a list of them, or MHA's inputs."""
+        self.refs = []
         args, kwargs = call.get("args", []), dict(call.get("kwargs", {}))
         kwargs.pop("training", None)
         # Keras writes the masks it passes along (None when there are none)
@@ -143,15 +163,48 @@ class _Reader:
         return inputs, options
 
 
-def _input_of(entry):
+def _input_of(entry, layout):
     from dlcourse.nn import Input
 
     config = entry["config"]
     dtype = config.get("dtype")
     dtype = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
     integer = dtype is not None and ("int" in str(dtype))
-    shape = tuple(config["batch_shape"][1:])
+    shape = our_image_shape(config["batch_shape"][1:], layout)  # NHWC images as NCHW
     return Input(shape, dtype=dtype if integer else None, name=entry["name"])
+
+
+def _readers_of(config, keras_model):
+    """For each input layer's name, the Keras layers that read it."""
+    readers = {}
+    for entry in config["layers"]:
+        for call in entry.get("inbound_nodes", []):
+            refs = [_tensor_ref(a) for a in _flat(call.get("args", []))]
+            for ref in filter(None, refs):
+                readers.setdefault(ref[0], []).append(keras_model.get_layer(entry["name"]))
+    return readers
+
+
+def _flat(values):
+    for value in values:
+        if isinstance(value, list):
+            yield from _flat(value)
+        else:
+            yield value
+
+
+def _record(reader, read, name, index, args, options):
+    """Call our layer of ``read`` on ``args`` (or pass them on) and note the outputs."""
+    layer = read.layer
+    if layer is None:  # a change of layout, or zeros for the next convolution
+        out = args[0]
+    elif isinstance(layer, MultiHeadAttention):
+        out = layer(*args[:2], key=args[2] if len(args) > 2 else None, **options)
+    else:
+        out = layer(args if len(args) > 1 else args[0])
+    for j, tensor in enumerate(out if isinstance(out, list) else [out]):
+        reader.tensors[(name, index, j)] = tensor  # return_state: [output, h, ...]
+        reader.layouts[(name, index, j)] = (read.layout, read.padding)
 
 
 def functional_from_keras(keras_model, dtype, seed):
@@ -167,10 +220,14 @@ def functional_from_keras(keras_model, dtype, seed):
             "convert that."
         )
     reader, inputs, weights = _Reader(), {}, []
+    readers = _readers_of(config, keras_model)
     for entry in config["layers"]:
         name = entry["name"]
         if entry["class_name"] == "InputLayer":
-            inputs[name] = reader.tensors[(name, 0, 0)] = _input_of(entry)
+            rank = len(entry["config"]["batch_shape"])
+            layout = input_layout(rank, readers.get(name, []))
+            inputs[name] = reader.tensors[(name, 0, 0)] = _input_of(entry, layout)
+            reader.layouts[(name, 0, 0)] = (layout, 0)
             continue
         keras_layer = keras_model.get_layer(name)
         calls = entry.get("inbound_nodes", [])
@@ -178,19 +235,25 @@ def functional_from_keras(keras_model, dtype, seed):
             continue  # a layer the graph never calls
         first = calls[0]["args"][0]
         first = first[0] if isinstance(first, list) else first
-        rank = len(first["config"]["shape"]) if _tensor_ref(first) else None
-        layer, values = layer_from_keras(keras_layer, rank)
-        weights.append((layer, values))
+        shape = tuple(first["config"]["shape"][1:]) if _tensor_ref(first) else None
+        read = None
         for index, call in enumerate(calls):
             args, options = reader.arguments(call, name)
-            if isinstance(layer, MultiHeadAttention):
-                out = layer(*args[:2], key=args[2] if len(args) > 2 else None, **options)
-            else:
-                out = layer(args if len(args) > 1 else args[0])
-            for j, tensor in enumerate(out if isinstance(out, list) else [out]):
-                reader.tensors[(name, index, j)] = tensor  # return_state: [output, h, ...]
+            layout, padding = reader.layout(name)
+            if read is None:  # the first call makes the layer; later calls share it
+                rank = None if shape is None else len(shape) + 1
+                read = read_layer(keras_layer, rank, layout, shape, padding)
+                if read.layer is not None:
+                    weights.append((read.layer, read.weights))
+                first_layout = (layout, padding)
+            elif (layout, padding) != first_layout:
+                raise _graph_error(f"layer {name!r} is called on images of different layouts.")
+            _record(reader, read, name, index, args, options)
     input_refs, _ = _refs(config["input_layers"])
     output_refs, single = _refs(config["output_layers"])
+    for ref in output_refs:
+        layout, padding = reader.layouts.get(ref, (None, 0))
+        check_output_layout(keras_model.get_layer(ref[0]), layout, padding)
     model_inputs = [inputs[ref[0]] for ref in input_refs]
     outputs = [reader.tensors[ref] for ref in output_refs]
     model = Model(

@@ -8,6 +8,7 @@ says what about it has no dlcourse counterpart (an activation, an option).
 import numpy as np
 
 from dlcourse.interop.errors import unsupported_layer
+from dlcourse.interop.keras_image_import import Read, read_image_layer
 from dlcourse.interop.keras_nested import model_from_keras
 from dlcourse.interop.keras_position_embedding import KERAS_CLASS_NAME
 from dlcourse.nn.layers import (
@@ -31,10 +32,12 @@ from dlcourse.nn.layers import (
     Softmax,
 )
 
-__all__ = ["layer_from_keras"]
+__all__ = ["layer_from_keras", "read_layer"]
 
 _ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax", "linear")
 _FROM_KERAS_SUPPORTED = (
+    "Conv2D, MaxPooling2D, BatchNormalization, Flatten on images (channels last or first)",
+    "ZeroPadding2D before a Conv2D",
     "Dense",
     "Activation",
     "ReLU",
@@ -59,6 +62,21 @@ def _activation_name(keras_layer):
         why = f"activation {name!r} has no dlcourse counterpart (we have {', '.join(_ACTIVATIONS)})"
         raise unsupported_layer(keras_layer, "dlcourse", _FROM_KERAS_SUPPORTED, why)
     return None if name == "linear" else name
+
+
+def read_layer(keras_layer, input_rank, layout=None, shape=None, padding=0):
+    """A ``Read`` (``keras_image_import``) for one Keras layer whose input has ``layout``
+    and, one example, ``shape``; image layers are read there, the others here."""
+    if layout is not None or padding:
+
+        def refuse(why):
+            return unsupported_layer(keras_layer, "dlcourse", _FROM_KERAS_SUPPORTED, why)
+
+        read = read_image_layer(keras_layer, layout, shape, padding, refuse)
+        if read is not None:
+            return read
+    layer, weights = layer_from_keras(keras_layer, input_rank)
+    return Read(layer, weights, layout)  # an elementwise layer keeps the layout
 
 
 def layer_from_keras(keras_layer, input_rank):
