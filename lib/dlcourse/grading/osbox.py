@@ -277,3 +277,32 @@ def _probe():
         detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
         return f"the sandbox could not start (bwrap said: {detail[0]}): {INSTALL_HINT}"
     return ""
+
+
+_LIBRARY_PROBE = None
+
+
+def library_problem():
+    """None when the sandbox imports this process's dlcourse, else why (cached).
+
+    A checkout found through PYTHONPATH (which ``python -I`` ignores) next to an
+    environment that points elsewhere passes :func:`probe` yet cannot grade.
+    """
+    global _LIBRARY_PROBE
+    if _LIBRARY_PROBE is None:
+        _LIBRARY_PROBE = _library_probe()
+    return _LIBRARY_PROBE or None
+
+
+def _library_probe():
+    argv = [sys.executable, "-I", "-c", "import dlcourse"]
+    try:
+        done = subprocess.run(
+            command(base_view(), argv), capture_output=True, text=True, timeout=120, cwd="/"
+        )
+    except (OSError, subprocess.TimeoutExpired, SandboxUnavailable) as err:
+        return f"the sandbox could not start ({err})"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"the bubblewrap sandbox cannot import this dlcourse ({last})"
+    return ""
