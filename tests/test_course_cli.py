@@ -176,7 +176,7 @@ def test_check_passes_the_solved_notebook():
     assert done.returncode == 0, done.stdout + done.stderr
     assert "FAIL" not in done.stdout
     assert "PASS  check_dense_forward_by_hand" in done.stdout
-    assert "3 of 3 checks passed, 6 of 6 points" in done.stdout
+    assert "3 of 3 visible checks passed, 6 of 6 points" in done.stdout
 
 
 def test_check_fails_the_student_notebook_at_its_first_exercise():
@@ -185,7 +185,7 @@ def test_check_fails_the_student_notebook_at_its_first_exercise():
     first = _lines(done.stdout, "check_dense_forward_by_hand")
     assert first.lstrip().startswith("FAIL")
     assert "[dense_forward]" in first and "NotImplementedError" in first
-    assert "0 of 3 checks passed" in done.stdout
+    assert "0 of 3 visible checks passed" in done.stdout
 
 
 def test_check_explains_a_transposed_weight_matrix(tmp_path):

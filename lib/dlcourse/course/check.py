@@ -164,7 +164,7 @@ def format_report(report):
         lines.append(f"  note: {label}, not graded, raised {message.splitlines()[0]}")
     passed = sum(r.passed for r in report.results)
     lines.append(
-        f"{passed} of {len(report.results)} checks passed, {report.score:g} of "
-        f"{report.total:g} points ({report.seconds:.1f} s)."
+        f"{passed} of {len(report.results)} visible checks passed, {report.score:g} of "
+        f"{report.total:g} points in the notebook ({report.seconds:.1f} s)."
     )
     return "\n".join(lines)

@@ -115,6 +115,11 @@ def check_like_the_grader(path, exercise=None, seed=0):
     return GraderView(record, use_os, seed)
 
 
+def entry_reason(entry):
+    """Why an exercise of the grader's record got its points, in the grader's words."""
+    return "verified" if entry["verified"] else entry["diagnosis"] or entry["reason"] or "failed"
+
+
 def format_view(view):
     """The report ``dlcourse check --grader`` prints."""
     record = view.record
@@ -130,8 +135,7 @@ def format_view(view):
     width = max((len(e["grade_id"]) for e in record["exercises"]), default=0)
     for entry in record["exercises"]:
         points = f"{entry['points']:g} / {entry['max_points']:g}"
-        why = "verified" if entry["verified"] else entry["diagnosis"] or entry["reason"] or "failed"
-        lines.append(f"  {entry['grade_id']:<{width}}  {points:>9}  {why}")
+        lines.append(f"  {entry['grade_id']:<{width}}  {points:>9}  {entry_reason(entry)}")
     lines.append(f"the grader would give {record['score']:g} / {record['max_score']:g}")
     return "\n".join(lines)
 

@@ -5,18 +5,27 @@ modified), every cell even after a failure. The report lists each graded check
 as PASS or FAIL with the reason for each failure, that is the diagnosis the
 check prints in the notebook ("transposed: ...", "the bias is missing ...").
 
+Then the grader's own checks (autograder/checks/NN-name.py, as with --grader)
+run on the solution cells: they test more than the visible checks (what the
+notebook's "How this notebook is graded" lists), so the report names each
+exercise whose checks pass in the notebook but from which the grader would
+take points, and why, and ends with the points the grader would give.
+--no-grader skips that (a notebook outside a course checkout has no such
+checks: the report says so in one line).
+
 With --grader the notebook is not run: the grader's own checks
 (autograder/checks/NN-name.py) run on its solution cells, out of the kernel as
 dlcourse autograde runs them, on inputs from a local seed, and the report
 gives each exercise the points the grader would give and why; --exercise
 GRADE_ID checks one (a second or two, whatever the chapter's demos cost).
 
-Exit status: 0 when every check passes, 1 when one fails, 2 when the notebook
-cannot be read.
+Exit status: 0 when every check passes and the grader would give full marks,
+1 when not, 2 when the notebook cannot be read.
 
 Examples:
   dlcourse check course/01-dense-layer.ipynb
   dlcourse check solutions/01-dense-layer.py      # the instructor's version
+  dlcourse check course/02-activations.ipynb --no-grader   # the visible checks alone
   dlcourse check course/02-activations.ipynb --grader
   dlcourse check course/08-keras-style.ipynb --grader --exercise check_prelu_backward
 """
@@ -26,7 +35,7 @@ from pathlib import Path
 
 from dlcourse.course.commands._extra import missing
 
-HELP = "run a course notebook headless and report each exercise (exit 0 when all pass)"
+HELP = "run a course notebook headless, then the grader's checks; report each exercise"
 
 
 def add_arguments(parser):
@@ -44,12 +53,17 @@ def add_arguments(parser):
         help="run the grader's checks on the solution cells instead of the notebook",
     )
     parser.add_argument(
+        "--no-grader",
+        action="store_true",
+        help="after running the notebook, skip the grader's checks (report the visible ones)",
+    )
+    parser.add_argument(
         "--exercise",
         metavar="GRADE_ID",
         help="with --grader: only this exercise (e.g. check_relu_backward)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="with --grader: the local seed of the inputs"
+        "--seed", type=int, default=0, help="the local seed of the grader's inputs (default: 0)"
     )
 
 
@@ -65,9 +79,13 @@ def run(args):
     if args.exercise and not args.grader:
         print("dlcourse check: --exercise needs --grader", file=sys.stderr)
         return 2
+    if args.grader and args.no_grader:
+        print("dlcourse check: --grader and --no-grader contradict each other", file=sys.stderr)
+        return 2
     if args.grader:
         return _as_the_grader(path, args)
     from dlcourse.course.check import check_notebook, format_report
+    from dlcourse.course.grader_opinion import ask_the_grader, exit_code, format_opinion
 
     try:
         report = check_notebook(path, timeout=args.timeout)
@@ -75,7 +93,11 @@ def run(args):
         print(f"dlcourse check: cannot read {path}: {type(err).__name__}: {err}", file=sys.stderr)
         return 2
     print(format_report(report))
-    return 0 if report.passed else 1
+    if args.no_grader:
+        return exit_code(report, None)
+    opinion = ask_the_grader(path, seed=args.seed)
+    print(format_opinion(report, opinion))
+    return exit_code(report, opinion)
 
 
 def _as_the_grader(path, args):
