@@ -51,12 +51,12 @@
 # `dlcourse check --grader` on the saved notebook shows the points the grader would give. Beyond
 # the visible checks:
 #
-# * exercise 1, `check_sigmoid_backward`, also tested: float32 inputs keep float32, 1-D and
-#   3-D arrays, and saturated outputs (inputs near ±8 and ±30);
-# * exercise 2, `check_tanh_backward`, also tested: float32 inputs keep float32, 1-D and 3-D
-#   arrays, and saturated outputs (inputs near ±20);
-# * exercise 3, `check_relu_backward`, also tested: float32 inputs keep float32, and 1-D and
-#   3-D arrays with many exact zeros (any slope between 0 and 1 is accepted there);
+# * exercise 1, `check_sigmoid_backward`, also tested: float32 inputs keep float32, 3-D
+#   arrays, and saturated outputs (inputs near ±8 and ±30);
+# * exercise 2, `check_tanh_backward`, also tested: float32 inputs keep float32, 3-D arrays,
+#   and saturated outputs (inputs near ±20);
+# * exercise 3, `check_relu_backward`, also tested: float32 inputs keep float32, and 3-D
+#   arrays, with exact zeros among them (any slope between 0 and 1 is accepted there);
 # * exercise 4, `check_softmax_backward`, also tested: the axis stored in the cache (`axis=0`,
 #   and the middle axis of a 3-D array), square batches, where a sum without `keepdims` gives
 #   wrong numbers without an error, and float32 scores from large logits kept float32.

@@ -41,6 +41,11 @@ def run_exercise(exercise, sources, replace=None, seed=0):
 
     replace: {grade_id: source} swapped in for the solution cells (a student's answer).
     """
+    return [problem for _, problem in failing_cases(exercise, sources, replace, seed)]
+
+
+def failing_cases(exercise, sources, replace=None, seed=0):
+    """(case, failure message) of every case of ``exercise`` that fails, run in-process."""
     replace = replace or {}
     namespace = {}
     with contextlib.redirect_stdout(io.StringIO()):
@@ -58,11 +63,11 @@ def run_exercise(exercise, sources, replace=None, seed=0):
         try:
             got = eval(exercise.call, {**namespace, **copies})
         except Exception as err:  # a wrong answer may also crash
-            failures.append(f"{type(err).__name__}: {err}")
+            failures.append((case, f"{type(err).__name__}: {err}"))
             continue
         problem = compare_answer(exercise, got, exercise.expected(**case), case)
         if problem is not None:
-            failures.append(problem)
+            failures.append((case, problem))
     return failures
 
 
