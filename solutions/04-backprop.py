@@ -56,10 +56,10 @@
 #   batch of one example, a single input feature, and a square `w` (where a transposed `dw`
 #   has the right shape);
 # * exercise 2, `check_two_layer_backward`, also tested: float32 parameters keep float32
-#   gradients, a batch of one example, a wide hidden layer, and an upstream gradient in
-#   `cache["dscores"]` that is not the loss's own (use the cache, do not recompute it); it is
-#   graded with the course's `dense_backward` in place of yours, so a mistake in exercise 1
-#   does not cost its points twice.
+#   gradients, a batch of one example, and an upstream gradient in `cache["dscores"]` that is
+#   not the loss's own (use the cache, do not recompute it); it is graded with the course's
+#   `dense_backward` in place of yours, so a mistake in exercise 1 does not cost its points
+#   twice.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import dataclasses
