@@ -51,10 +51,10 @@
 #   sizes up to 2,048 (each with `fan_in` different from `fan_out`);
 # * exercise 2, `check_batchnorm_backward`, also tested: float32 inputs keep float32 (a batch
 #   of 32), and a batch of two examples with a single feature;
-# * exercise 3, `check_layernorm_backward`, also tested: float32 inputs keep float32, and
-#   examples of only two features;
-# * exercise 4, `check_cosine_with_warmup`, also tested: three steps with one of warm-up, no
-#   warm-up with a floor above 0, and random schedules of 20 to 400 steps.
+# * exercise 3, `check_layernorm_backward`, also tested: float32 inputs keep float32;
+# * exercise 4, `check_cosine_with_warmup`, also tested: schedules other than the visible ones
+#   (three steps with one of warm-up, no warm-up with a floor above 0, random schedules of 20
+#   to 400 steps), on the properties the visible check tests.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import math
