@@ -79,8 +79,12 @@ def _corpus():
 
 @pytest.mark.slow
 def test_on_the_public_corpus_it_gives_what_the_grader_gives(tmp_path):
+    from chapter_helpers import bubblewrap_problem
     from dlcourse.grading.selfcheck import check_like_the_grader
 
+    problem = bubblewrap_problem()
+    if problem:  # in a child process the OS attacks would reach this machine
+        pytest.skip(f"the corpus's expected points assume bubblewrap: {problem}")
     written = _corpus().write_corpus(tmp_path)
     checked = 0
     for submission in written:
