@@ -199,7 +199,7 @@ def test_tampering_and_delegation_are_flagged(graded):
     assert delegated["disagrees"] and "not available while grading" in delegated["reason"]
     patched = {e["grade_id"]: e for e in records["s04"]["exercises"]}["check_double"]
     assert patched["in_kernel"] == 1.0 and patched["points"] == 0.0
-    assert any("likely tampering" in flag for flag in records["s04"]["flags"])
+    assert any("or tampering with the notebook's checks" in f for f in records["s04"]["flags"])
     assert patched["diagnosis"] and "the doubled x" in patched["diagnosis"]
 
 

@@ -7,7 +7,7 @@ piece of text is escaped: it may quote what the student's code printed or
 raised.
 
 The page goes to the student: the flags (notes for the instructor: an
-identical submission, a likely tampering) are not on it; they go to the
+identical submission, a possible tampering) are not on it; they go to the
 instructor's own file, ``instructor-notes.html`` (:func:`instructor_notes_html`).
 """
 

@@ -171,8 +171,12 @@ def _disagreement(grade_id, verified):
             f"{grade_id}: the in-kernel checks failed but the verified result passed "
             f"(an error elsewhere in the notebook, or a check cell that was edited)"
         )
+    # The grader tests more than the visible checks (dtypes, other shapes), so an honest
+    # mistake lands here too: the flag must not accuse the student.
     return (
-        f"{grade_id}: the in-kernel checks passed but the verified result failed (likely tampering)"
+        f"{grade_id}: the in-kernel checks passed but the verified result failed: either a "
+        f"mistake that only the grader's own cases find (see the diagnosis), or tampering "
+        f"with the notebook's checks"
     )
 
 
