@@ -10,7 +10,8 @@ corpus:
 - seconds per submission (the target: adversarial within 1.5x benign);
 - the peak memory of the grader's whole process tree (the sum of the resident
   sets of the autograde process and everything it started, sandboxes included,
-  sampled every 50 ms), against workers x the per-exercise memory limit;
+  sampled every 50 ms); what the adversarial corpus adds over the benign peak
+  is bounded by workers x the per-exercise memory limit;
 - the most file descriptors any one of those processes held (a leak shows here
   long before SQLite says ``unable to open database file``);
 - the records where nbgrader's in-kernel pass or a worker failed, by corpus
@@ -132,11 +133,12 @@ def main():
             autograde_speed.fresh_course(base, "template"), benign, count
         )
         limit = args.workers * memory_limit_mb()
-        results = {}
+        results, peaks = {}, {}
         for name, submitted in (("benign", benign), ("adversarial", adversarial)):
             seconds, sampler, records, output = grade(base, name, submitted, args.workers)
             bad = troubled(records)
             results[name] = seconds / count
+            peaks[name] = sampler.peak_rss / 2**20
             by_submission = Counter(re.sub(r"-\d+$", "", r["student_id"]) for r in bad)
             print(
                 f"{name}: {count} submissions in {seconds:.1f} s = {seconds / count:.2f} s each; "
@@ -150,6 +152,9 @@ def main():
                 print(f"  {student} (x{copies}): {first['flags'][0][:200]!r}")
         ratio = results["adversarial"] / results["benign"]
         print(f"adversarial / benign: {ratio:.2f}x (target 1.5x)")
+        # what the attacks add on top of grading itself is what the limits bound
+        rise = peaks["adversarial"] - peaks["benign"]
+        print(f"memory the attacks add over the benign peak: {rise:.0f} MB (bound {limit} MB)")
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
