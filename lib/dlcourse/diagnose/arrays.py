@@ -103,18 +103,21 @@ def tolerance(dtype: str) -> float:
     return _tolerance_of(dtype)
 
 
-def relative_errors(got: np.ndarray, expected: np.ndarray, dtype: str) -> np.ndarray:
+def relative_errors(got: np.ndarray, expected: np.ndarray, dtype: str, noise=0.0) -> np.ndarray:
     """Element-wise |got - expected| / (|got| + |expected|), in [0, inf].
 
     Near zero the denominator stops shrinking at a floor (a small fraction of
     the largest expected value, by ``dtype``), so rounding noise on elements
-    that should be 0 is not mistaken for a wrong gradient. Identical NaN or inf
-    pairs count as equal; any other non-finite pair is infinitely wrong.
+    that should be 0 is not mistaken for a wrong gradient. ``noise`` is the
+    absolute rounding error a correct result may carry when it is a small
+    difference of large terms (a softmax gradient from large logits): the
+    floor rises so that such noise stays within the tolerance. Identical NaN
+    or inf pairs count as equal; any other non-finite pair is infinitely wrong.
     """
     finite = np.isfinite(expected)
     scale = float(np.max(np.abs(expected[finite]), initial=0.0))
     with np.errstate(all="ignore"):
-        errors = rel_errors(got, expected, floor_for(dtype, scale))
+        errors = rel_errors(got, expected, floor_for(dtype, scale, noise))
     same = (np.isnan(got) & np.isnan(expected)) | (np.isinf(got) & (got == expected))
     errors = np.where(same, 0.0, errors)
     return np.where(np.isnan(errors), np.inf, errors)

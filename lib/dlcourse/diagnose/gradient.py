@@ -22,6 +22,7 @@ because an earlier problem makes the later questions meaningless:
 
 import dataclasses
 from functools import partial
+from numbers import Real
 
 from dlcourse.diagnose.arrays import (
     comparison_dtype,
@@ -40,7 +41,7 @@ from dlcourse.diagnose.values import judge_values
 from dlcourse.functional._common import require_array, require_shape
 
 
-def _validate(expected, batch_size, at, rtol):
+def _validate(expected, batch_size, at, rtol, noise):
     require_array("expected", expected)
     if batch_size is not None and (
         isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
@@ -50,6 +51,8 @@ def _validate(expected, batch_size, at, rtol):
         require_shape("at", at, shape_of(expected))
     if rtol is not None and not rtol > 0:
         raise ValueError(f"rtol: expected a positive number or None, got {rtol!r}.")
+    if isinstance(noise, bool) or not (isinstance(noise, Real) and 0 <= noise < float("inf")):
+        raise ValueError(f"noise: expected a finite number >= 0, got {noise!r}.")
 
 
 def _none(name, expected):
@@ -150,7 +153,7 @@ def _wrong_shape(name, got, got_shape, expected_shape, judge, batch_size):
     return Diagnosis(kind="shape", name=name, message=message)
 
 
-def diagnose(got, expected, name="grad", *, batch_size=None, at=None, rtol=None):
+def diagnose(got, expected, name="grad", *, batch_size=None, at=None, rtol=None, noise=0.0):
     """Compare the gradient ``got`` with ``expected`` and explain the difference.
 
     ``got`` and ``expected`` are NumPy arrays or PyTorch tensors (CPU or CUDA);
@@ -163,7 +166,10 @@ def diagnose(got, expected, name="grad", *, batch_size=None, at=None, rtol=None)
       ``expected``), so differences only where it is 0 are reported as a
       ``kink`` warning;
     - ``rtol``: the relative tolerance (default: by dtype, 1e-6 for float64,
-      2e-3 for float32).
+      2e-3 for float32);
+    - ``noise``: the absolute rounding error a correct ``got`` may carry,
+      where each element is a small difference of much larger terms (so a
+      different but correct order of operations is not called wrong).
 
     Returns a Diagnosis; ``str(d)`` reads as a sentence and ``d.ok`` says
     whether the gradient is acceptable.
@@ -175,7 +181,7 @@ def diagnose(got, expected, name="grad", *, batch_size=None, at=None, rtol=None)
     >>> diagnose(-dw, dw, "dw").kind
     'sign'
     """
-    _validate(expected, batch_size, at, rtol)
+    _validate(expected, batch_size, at, rtol, noise)
     if got is None:
         return _none(name, expected)
     if placement(got) != placement(expected):
@@ -191,6 +197,7 @@ def diagnose(got, expected, name="grad", *, batch_size=None, at=None, rtol=None)
         dtype=dtype,
         batch_size=batch_size,
         at=None if at is None else to_float64(at),
+        noise=noise,
     )
     try:
         got_values = to_float64(got)

@@ -164,12 +164,12 @@ def _factor_message(kind, name, factor, where):
     )
 
 
-def _factor(name, got, expected, errors, bad, rtol, dtype, batch_size):
+def _factor(name, got, expected, errors, bad, rtol, errors_of, batch_size):
     c = _fitted_factor(got, expected, bad)
     if c is None:
         return None
     for kind, factor in _candidates(c, batch_size):
-        if np.all(relative_errors(got, factor * expected, dtype) <= rtol):
+        if np.all(errors_of(got, factor * expected) <= rtol):
             where = _at_worst(name, got, expected, errors, bad)
             message = _factor_message(kind, name, factor, where)
             return _diagnosis(kind, message, name, got, expected, errors, bad, factor=factor)
@@ -218,12 +218,18 @@ def _elementwise(name, got, expected, errors, bad):
     return _diagnosis("elementwise", message, name, got, expected, errors, bad)
 
 
-def judge_values(name, got, expected, *, rtol, dtype, batch_size=None, at=None):
+def judge_values(name, got, expected, *, rtol, dtype, batch_size=None, at=None, noise=0.0):
     """Diagnose ``got`` against ``expected``: float64 NumPy arrays of the same shape.
 
-    ``dtype`` is the dtype the arrays were computed in (it sets the zero floor).
+    ``dtype`` is the dtype the arrays were computed in (it sets the zero floor);
+    ``noise``: the absolute rounding error a correct result may carry (it
+    raises the floor; see ``relative_errors``).
     """
-    errors = relative_errors(got, expected, dtype)
+
+    def errors_of(g, e):
+        return relative_errors(g, e, dtype, noise)
+
+    errors = errors_of(got, expected)
     bad = errors > rtol
 
     found = _nan(name, got, expected, errors)
@@ -242,10 +248,10 @@ def judge_values(name, got, expected, *, rtol, dtype, batch_size=None, at=None):
             mismatches=0,
         )
     if got.ndim == 2 and got.shape[0] == got.shape[1] > 1:
-        if np.all(relative_errors(got.T, expected, dtype) <= rtol):
+        if np.all(errors_of(got.T, expected) <= rtol):
             message = square_transposed_message(name, got.shape)
             return _diagnosis("transposed", message, name, got, expected, errors, bad)
-    found = _factor(name, got, expected, errors, bad, rtol, dtype, batch_size)
+    found = _factor(name, got, expected, errors, bad, rtol, errors_of, batch_size)
     if found is None and at is not None:
         found = _kink(name, got, expected, errors, bad, at)
     return found if found is not None else _elementwise(name, got, expected, errors, bad)

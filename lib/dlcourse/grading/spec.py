@@ -106,6 +106,10 @@ class Exercise:
             names a single array); default ``result[0]`` etc.
         batch_of: name of a case input whose first axis is the batch, so that
             the diagnosis can recognise a gradient off by the batch size.
+        rounding: trusted Python, ``rounding(**case)`` returns the absolute
+            rounding error a correct result may carry, where its elements are
+            small differences of large terms (passed to diagnose as ``noise=``);
+            default: none beyond the dtype's floor.
     """
 
     grade_id: str
@@ -125,3 +129,4 @@ class Exercise:
     memory_mb: int = 4096
     names: dict[str, str] = field(default_factory=dict)
     batch_of: str | None = None
+    rounding: Callable[..., float] | None = None

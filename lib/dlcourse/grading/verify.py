@@ -148,6 +148,7 @@ def default_compare(exercise, got, expected, case):
     at = case.get(exercise.kinks) if exercise.kinks else None
     batch = case.get(exercise.batch_of) if exercise.batch_of else None
     batch_size = int(np.shape(batch)[0]) if batch is not None and np.ndim(batch) else None
+    noise = float(exercise.rounding(**case)) if exercise.rounding else 0.0
     for path, expected_value in want.items():
         name = _leaf_name(exercise, path)
         if path not in have:
@@ -159,7 +160,9 @@ def default_compare(exercise, got, expected, case):
         got_value = np.asarray(have[path])
         expected_value = np.asarray(expected_value)
         kink = at if at is not None and np.shape(at) == np.shape(expected_value) else None
-        result = diagnose(got_value, expected_value, name=name, at=kink, batch_size=batch_size)
+        result = diagnose(
+            got_value, expected_value, name=name, at=kink, batch_size=batch_size, noise=noise
+        )
         if not result.ok:
             return result.message
     extra = sorted(set(have) - set(want))
