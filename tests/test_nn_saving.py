@@ -136,6 +136,38 @@ def test_custom_layers_are_found_or_can_be_named(tmp_path):
     assert type(loaded.layers[1]) is Renamed
 
 
+@pytest.fixture
+def namesake_of_scale():
+    """A second layer class called Scale, from another module (as another notebook or
+    test file would define it), removed again afterwards."""
+    from dlcourse.nn.layers import base
+
+    namesake = type("Scale", (Layer,), {"__module__": "another_notebook"})
+    yield namesake
+    del base._REGISTRY["Scale"]["another_notebook"]
+
+
+def _edit_layer_entry(path, target, **changes):
+    with np.load(path, allow_pickle=False) as data:
+        arrays = dict(data)
+    config = json.loads(str(arrays["config"]))
+    config["model"]["layers"][1].update(changes)
+    arrays["config"] = np.array(json.dumps(config))
+    np.savez(target, **arrays)
+    return target
+
+
+def test_namesake_layer_classes_load_as_the_one_saved(tmp_path, namesake_of_scale):
+    model = Sequential([Dense(3), Scale(shift=2.0)], seed=0, input_shape=(4,))
+    path = model.save(tmp_path / "custom.npz")
+    assert type(load_model(path).layers[1]) is Scale  # the newer namesake does not win
+
+    moved = _edit_layer_entry(path, tmp_path / "moved.npz", module="a_module_gone_since")
+    with pytest.raises(ValueError, match=r"several layer classes called 'Scale'.*custom_objects"):
+        load_model(moved)
+    assert type(load_model(moved, custom_objects={"Scale": Scale}).layers[1]) is Scale
+
+
 def test_an_unknown_layer_class_says_how_to_load_it(tmp_path):
     model = Sequential([Dense(3)], seed=0, input_shape=(4,))
     path = model.save(tmp_path / "m.npz")

@@ -29,8 +29,8 @@ def save_model(model, path):
     return model.save(path)
 
 
-def _class(name, custom_objects, what="layer"):
-    cls = (custom_objects or {}).get(name) or layer_class(name)
+def _class(name, custom_objects, what="layer", module=None):
+    cls = (custom_objects or {}).get(name) or layer_class(name, module)
     if cls is None:
         raise ValueError(
             f"the file uses the {what} class {name!r}, which is not defined in this session: "
@@ -41,7 +41,7 @@ def _class(name, custom_objects, what="layer"):
 
 def _rebuild_layer(entry, custom_objects):
     name = entry["class"]
-    cls = _class(name, custom_objects)
+    cls = _class(name, custom_objects, module=entry.get("module"))  # files before it: none
     if cls is Sequential:  # a model used as a layer: rebuilt from its own layers
         return _sequential({"model": entry["config"], "input_shape": None}, custom_objects)
     if cls is Functional:
@@ -100,7 +100,7 @@ def _functional(config, custom_objects):
 
 
 def _subclassed(config, custom_objects):
-    cls = _class(config["class"], custom_objects, "model")
+    cls = _class(config["class"], custom_objects, "model", config.get("module"))
     try:
         model = cls.from_config(dict(config["model"]))
     except TypeError as err:

@@ -66,15 +66,36 @@ from dlcourse.nn.symbolic import Node, check_all_symbolic, is_symbolic
 __all__ = ["Layer"]
 
 _TRAINABLE, _STATE, _SEED = "trainable", "state", "seed"
-_REGISTRY = {}  # class name -> class, so that load_model finds every layer class
+# class name -> {module: class}, so that load_model finds every layer class; a
+# class redefined in the same module (a notebook cell run again) replaces the old one
+_REGISTRY = {}
 _HAND_WRITTEN = [0]  # > 0 while a default forward() runs: sublayers then run forward() too
 _BUILDING = []  # the layers whose first call is running, innermost last
 _STRUCTURE = [0]  # bumped whenever a layer gains a sublayer or a weight: caches then renew
 
 
-def layer_class(name):
-    """The Layer subclass called ``name`` (defined anywhere in this session), or None."""
-    return _REGISTRY.get(name)
+def layer_class(name, module=None):
+    """The Layer subclass called ``name`` (defined anywhere in this session), or None.
+
+    ``module``: where the saved class was defined; it decides between classes of
+    the same name. With several and none from ``module``, a ValueError lists them.
+    """
+    found = _REGISTRY.get(name, {})
+    if module in found:
+        return found[module]
+    if len(found) > 1:
+        where = ", ".join(sorted(found))
+        raise ValueError(
+            f"several layer classes called {name!r} are defined in this session (in {where})"
+            f"{f', none of them in {module}, where the saved one was' if module else ''}: "
+            f"pass custom_objects={{{name!r}: TheRightClass}} to say which."
+        )
+    return next(iter(found.values()), None)
+
+
+def class_reference(cls):
+    """How a saved file names a class: its name, and its module to tell namesakes apart."""
+    return {"class": cls.__name__, "module": cls.__module__}
 
 
 def _snake(name):
@@ -100,7 +121,7 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        _REGISTRY[cls.__name__] = cls
+        _REGISTRY.setdefault(cls.__name__, {})[cls.__module__] = cls
 
     def __init__(self, name=None, dtype=None):
         object.__setattr__(self, "_tracked", {})  # attribute -> sublayer(s), in order

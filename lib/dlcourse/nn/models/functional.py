@@ -26,7 +26,7 @@ import numpy as np
 from dlcourse import backends
 from dlcourse.nn import model_file
 from dlcourse.nn.errors import missing_backward_error
-from dlcourse.nn.layers.base import _STRUCTURE, check_joinable
+from dlcourse.nn.layers.base import _STRUCTURE, check_joinable, class_reference
 from dlcourse.nn.models.graph import as_tensor_list, topological_nodes
 from dlcourse.nn.models.model import Model, check_float_dtype
 from dlcourse.nn.models.sequential import unique_name
@@ -291,7 +291,7 @@ class Functional(Model):
                 for t, name in zip(self.inputs, self._input_names)
             ],
             "layers": [
-                {"class": type(layer).__name__, "config": layer.get_config()}
+                {**class_reference(type(layer)), "config": layer.get_config()}
                 for layer in self._graph_layers
             ],
             "nodes": nodes,

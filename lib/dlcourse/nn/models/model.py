@@ -49,6 +49,7 @@ from dlcourse.nn.layers.base import (
     _snake,
     check_joinable,
     check_tracked,
+    class_reference,
 )
 from dlcourse.nn.models.inputs import check_same_length, checked_array, split_inputs
 from dlcourse.nn.multi_output import compile_outputs
@@ -437,7 +438,7 @@ class Model(Layer):
         """What a saved file needs to rebuild this model's architecture (see ``save``)."""
         return {
             "format": model_file.SUBCLASSED,
-            "class": type(self).__name__,
+            **class_reference(type(self)),
             "model": self.get_config(),
             "input_shape": list(self.input_shape[1:]),
         }

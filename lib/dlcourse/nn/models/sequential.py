@@ -7,7 +7,7 @@ through each layer's ``backward``, last layer first.
 
 from dlcourse import backends
 from dlcourse.nn.errors import missing_backward_error
-from dlcourse.nn.layers.base import _STRUCTURE, Layer, check_joinable
+from dlcourse.nn.layers.base import _STRUCTURE, Layer, check_joinable, class_reference
 from dlcourse.nn.models.model import Model
 
 __all__ = ["Sequential"]
@@ -151,7 +151,7 @@ class Sequential(Model):
             "dtype": self.dtype,
             "seed": self.seed,
             "layers": [
-                {"class": type(layer).__name__, "config": layer.get_config()}
+                {**class_reference(type(layer)), "config": layer.get_config()}
                 for layer in self._chain
             ],
         }
