@@ -15,11 +15,7 @@ Tolerances (relative to the largest value):
   different summation orders of each library's convolution.
 """
 
-import importlib.util
 import json
-import os
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -39,9 +35,9 @@ from dlcourse.nn import (
     Sigmoid,
     Softmax,
 )
+from keras_workers import KERAS_BACKENDS, report_for, worker_reports
 
 PREDICTION_RTOL = 1e-5
-KERAS_BACKENDS = ("tensorflow", "jax", "torch")  # each is also the name of its package
 WORKER_TIMEOUT_S = 300
 
 
@@ -235,47 +231,7 @@ def worker_report():
 @pytest.fixture(scope="module")
 def reports():
     """backend -> the worker's report, or a string saying why there is none."""
-    if importlib.util.find_spec("keras") is None:
-        pytest.skip("needs Keras 3 (pip install 'dlcourse[keras]')")
-    started, reports = {}, {}
-    for backend in KERAS_BACKENDS:
-        if importlib.util.find_spec(backend) is None:
-            reports[backend] = f"skip: Keras's {backend} backend needs {backend}, not installed"
-            continue
-        env = {
-            **os.environ,
-            "KERAS_BACKEND": backend,
-            "JAX_ENABLE_X64": "1",  # float64 models stay float64 on JAX
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-        }
-        started[backend] = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    for backend, process in started.items():
-        try:
-            out, err = process.communicate(timeout=WORKER_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            out, err = process.communicate()
-            err += f"\n(timed out after {WORKER_TIMEOUT_S} s)"
-        if process.returncode == 0:
-            reports[backend] = json.loads(out.strip().splitlines()[-1])
-        else:
-            reports[backend] = f"fail: the worker exited with {process.returncode}:\n{err[-3000:]}"
-    return reports
-
-
-def report_for(reports, backend):
-    report = reports[backend]
-    if isinstance(report, str):
-        kind, _, why = report.partition(": ")
-        (pytest.skip if kind == "skip" else pytest.fail)(why)
-    assert report["keras_backend"] == backend  # the worker really ran on that backend
-    return report
+    return worker_reports(__file__, WORKER_TIMEOUT_S)
 
 
 @pytest.mark.parametrize("case", sorted(TO_KERAS_CASES))

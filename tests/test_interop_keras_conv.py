@@ -16,10 +16,8 @@ Keras's TensorFlow backend (measured ~1e-16), 1e-5 on its JAX and torch
 backends, where Keras 3.15 computes float64 in float32 (see that file).
 """
 
-import importlib.util
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -27,8 +25,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the worker runs as a script
 from interop_cases import worst  # noqa: E402
+from keras_workers import KERAS_BACKENDS, report_for, worker_reports  # noqa: E402
 
-KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 FLOAT32_RTOL, FLOAT64_RTOL_TENSORFLOW = 1e-5, 1e-10
 WORKER_TIMEOUT_S = 400
 
@@ -133,47 +131,7 @@ def worker_report():
 @pytest.fixture(scope="module")
 def reports():
     """backend -> the worker's report, or a string saying why there is none."""
-    if importlib.util.find_spec("keras") is None:
-        pytest.skip("needs Keras 3 (pip install 'dlcourse[keras]')")
-    started, reports = {}, {}
-    for backend in KERAS_BACKENDS:
-        if importlib.util.find_spec(backend) is None:
-            reports[backend] = f"skip: Keras's {backend} backend needs {backend}, not installed"
-            continue
-        env = {
-            **os.environ,
-            "KERAS_BACKEND": backend,
-            "JAX_ENABLE_X64": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-        }
-        started[backend] = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    for backend, process in started.items():
-        try:
-            out, err = process.communicate(timeout=WORKER_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            out, err = process.communicate()
-            err += f"\n(timed out after {WORKER_TIMEOUT_S} s)"
-        if process.returncode == 0:
-            reports[backend] = json.loads(out.strip().splitlines()[-1])
-        else:
-            reports[backend] = f"fail: the worker exited with {process.returncode}:\n{err[-3000:]}"
-    return reports
-
-
-def report_for(reports, backend):
-    report = reports[backend]
-    if isinstance(report, str):
-        kind, _, why = report.partition(": ")
-        (pytest.skip if kind == "skip" else pytest.fail)(why)
-    assert report["keras_backend"] == backend
-    return report
+    return worker_reports(__file__, WORKER_TIMEOUT_S)
 
 
 CASES = [
