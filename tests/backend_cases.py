@@ -4,10 +4,14 @@ Every backend is compared with ``manual`` on the same cases; the tolerances are
 documented in each test module.
 """
 
+import importlib.util
+
 import numpy as np
+import pytest
 
 import dlcourse
 from dlcourse import ops
+from dlcourse.backends import BACKENDS
 from dlcourse.nn import (
     SGD,
     BatchNorm,
@@ -48,6 +52,19 @@ ARCHITECTURES = {
     "mlp": (mlp, (12,), SparseCategoricalCrossentropy(from_logits=True)),
     "cnn": (cnn, (2, 6, 6), SparseCategoricalCrossentropy()),
 }
+
+
+def require_backend(name):
+    """Skip the test, naming what to install, when backend ``name``'s framework is missing."""
+    extra = BACKENDS[name]
+    if extra and importlib.util.find_spec(extra) is None:
+        pytest.skip(f"the {name} backend needs {extra}: pip install 'dlcourse[{extra}]'")
+
+
+def use_backend(name):
+    """``with use_backend(name):``, on the CPU (the GPU tests choose CUDA themselves)."""
+    require_backend(name)
+    return dlcourse.backend(name, **({"device": "cpu"} if name == "torch" else {}))
 
 
 def build(backend, architecture, dtype="float64", **options):

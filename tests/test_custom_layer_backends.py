@@ -5,11 +5,10 @@ themselves, and must agree with ``manual`` running ``Scale``, the same layer
 with a hand-written ``backward``.
 """
 
-import importlib.util
-
 import numpy as np
 import pytest
 
+from backend_cases import require_backend
 from dlcourse.backends import BACKENDS
 from test_nn_layers import Scale, ScaleNoBackward, custom_model
 
@@ -18,9 +17,7 @@ AUTODIFF_BACKENDS = [name for name in BACKENDS if name != "manual"]
 
 @pytest.mark.parametrize("backend", AUTODIFF_BACKENDS)
 def test_a_layer_without_backward_gets_the_hand_written_gradients(backend):
-    extra = BACKENDS[backend]
-    if extra and importlib.util.find_spec(extra) is None:
-        pytest.skip(f"the {backend} backend needs {extra}: pip install 'dlcourse[{extra}]'")
+    require_backend(backend)
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((6, 5)), rng.standard_normal((6, 3))
     by_hand = custom_model("manual", Scale())

@@ -5,13 +5,10 @@ The same numbers on all six backends are asserted in ``test_backend_matrix.py``
 ("nested model"), and that every nested weight trains in ``test_nn_nested.py``.
 """
 
-import importlib.util
-
 import numpy as np
 import pytest
 
-import dlcourse
-from dlcourse.backends import BACKENDS
+from backend_cases import use_backend
 from dlcourse.nn import (
     SGD,
     Concatenate,
@@ -26,18 +23,9 @@ from dlcourse.nn import (
 )
 from graph_cases import Wrapped, nested_model
 
-OPTIONS = {"torch": {"device": "cpu"}}
-
-
-def use(backend):
-    extra = BACKENDS[backend]
-    if extra and importlib.util.find_spec(extra) is None:
-        pytest.skip(f"the {backend} backend needs {extra}")
-    return dlcourse.backend(backend, **OPTIONS.get(backend, {}))
-
 
 def test_a_nested_model_is_counted_shown_and_its_weights_are_ordered_by_path():
-    with use("manual"):
+    with use_backend("manual"):
         model = nested_model(3, "float64")
     # stem: 12*8+8, 8*8+8, 8*8+8; block (twice, counted once): 2 * 72; wrapped: 2 * 72; head: 45
     assert model.count_params() == 104 + 72 + 72 + 144 + 144 + 45
@@ -60,7 +48,7 @@ def test_a_nested_model_is_counted_shown_and_its_weights_are_ordered_by_path():
 
 
 def test_get_and_set_weights_follow_the_documented_order():
-    with use("manual"):
+    with use_backend("manual"):
         model = nested_model(3, "float64")
     weights = model.get_weights()
     stem = model.layers[0]
@@ -79,7 +67,7 @@ def test_the_outer_seed_fixes_a_nested_sequential_and_an_own_seed_is_kept():
         x = Input((3,))
         return Model(x, Dense(2)(own(inner(x))), seed=outer_seed, dtype="float64")
 
-    with use("manual"):
+    with use_backend("manual"):
         first, again, other = make(0), make(0), make(1)
         alone = Sequential([Dense(4)], seed=11, dtype="float64", input_shape=(4,))
     assert all(np.array_equal(a, b) for a, b in zip(first.get_weights(), again.get_weights()))
@@ -91,13 +79,13 @@ def test_the_outer_seed_fixes_a_nested_sequential_and_an_own_seed_is_kept():
 
 def test_a_nested_model_saves_and_loads_without_pickle(tmp_path):
     x = np.random.default_rng(0).standard_normal((6, 12))
-    with use("manual"):
+    with use_backend("manual"):
         model = nested_model(3, "float64")
     model.compile(optimizer="sgd", loss="mse")
     path = model.save(tmp_path / "nested")
     with np.load(path, allow_pickle=False) as data:  # no object arrays anywhere
         assert all(data[key].dtype != object for key in data.files)
-    with use("manual"):
+    with use_backend("manual"):
         loaded = load_model(path)
     assert loaded.weight_names == model.weight_names
     assert [type(layer).__name__ for layer in loaded.layers] == [
@@ -113,7 +101,7 @@ def test_a_nested_model_saves_and_loads_without_pickle(tmp_path):
 def test_a_nested_model_with_two_inputs_and_two_outputs_is_one_node():
     rng = np.random.default_rng(1)
     xa, xb = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
-    with use("manual"):
+    with use_backend("manual"):
         a, b = Input((4,), name="a"), Input((3,), name="b")
         inner = Model([a, b], [Dense(3)(a), Dense(2, activation="tanh")(b)], seed=0)
         p, q = Input((4,), name="p"), Input((3,), name="q")
@@ -126,7 +114,7 @@ def test_a_nested_model_with_two_inputs_and_two_outputs_is_one_node():
 
 def test_a_nested_embedding_model_gets_integer_ids():
     ids = np.random.default_rng(2).integers(0, 10, (4, 5))
-    with use("manual"):
+    with use_backend("manual"):
         inner = Sequential([Embedding(10, 3), GlobalAveragePooling1D()], name="bag", seed=0)
         x = Input((5,))  # no dtype: the nested Embedding makes it an id input
         outer = Model(x, inner(x), seed=1)
@@ -158,7 +146,7 @@ def test_hand_written_and_automatic_gradients_agree_through_nested_models(backen
     x4, y2 = x[:, :4], y[:, :2]
     results = {}
     for name in ("manual", backend):
-        with use(name):
+        with use_backend(name):
             graph = nested_model(3, "float64")
             held = HoldsModels(seed=4, dtype="float64")
             held.build((None, 4))
@@ -174,7 +162,7 @@ def test_hand_written_and_automatic_gradients_agree_through_nested_models(backen
 
 
 def test_a_layer_holding_a_model_tracks_its_weights():
-    with use("manual"):
+    with use_backend("manual"):
         layer = Wrapped(3)
         out = layer(np.ones((2, 3)))
     assert out.shape == (2, 3)
@@ -188,7 +176,7 @@ def test_a_layer_holding_a_model_tracks_its_weights():
 
 
 def test_a_model_of_another_float_type_is_refused_with_a_reason():
-    with use("manual"):
+    with use_backend("manual"):
         i = Input((4,))
         inner = Model(i, Dense(2)(i), name="inner", dtype="float32")
         x = Input((4,))
@@ -199,10 +187,10 @@ def test_a_model_of_another_float_type_is_refused_with_a_reason():
 
 
 def test_a_model_of_another_backend_is_refused():
-    with use("manual"):
+    with use_backend("manual"):
         i = Input((4,))
         inner = Model(i, Dense(2)(i), name="inner")
-    with use("autodiff"):
+    with use_backend("autodiff"):
         x = Input((4,))
         with pytest.raises(ValueError, match="runs on"):
             Model(x, inner(x))
@@ -218,7 +206,7 @@ class _Unheld(Layer):
 
 
 def test_a_model_a_layer_does_not_hold_is_refused():
-    with use("manual"):
+    with use_backend("manual"):
         inner = Sequential([Dense(2)], name="inner")
         with pytest.raises(ValueError, match=r"calls layer 'inner' .* does not hold it"):
             Sequential([_Unheld(inner)], input_shape=(3,))

@@ -7,12 +7,10 @@ the loss still fell. ``test_every_weight_is_trained_on_every_backend`` fails if
 any weight of any nested layer stays as it was after training, on each backend.
 """
 
-import importlib.util
-
 import numpy as np
 import pytest
 
-import dlcourse
+from backend_cases import use_backend
 from dlcourse import ops
 from dlcourse.backends import BACKENDS
 from dlcourse.nn import SGD, Dense, Layer, MissingBackwardError, Sequential, load_model
@@ -25,15 +23,6 @@ from graph_cases import (
     two_input_model,
 )
 
-OPTIONS = {"torch": {"device": "cpu"}}
-
-
-def use(backend):
-    extra = BACKENDS[backend]
-    if extra and importlib.util.find_spec(extra) is None:
-        pytest.skip(f"the {backend} backend needs {extra}: pip install 'dlcourse[{extra}]'")
-    return dlcourse.backend(backend, **OPTIONS.get(backend, {}))
-
 
 class Residual(ResidualBlock):
     """The block of the bug report, without a backward (autodiff backends only)."""
@@ -42,7 +31,7 @@ class Residual(ResidualBlock):
 
 
 def test_the_weights_of_a_nested_block_are_counted_and_shown():
-    with use("manual"):
+    with use_backend("manual"):
         model = Sequential([Dense(16), Residual(16), Dense(3)], seed=0, input_shape=(16,))
     assert model.count_params() == 867  # 272 + 2 * (16 * 16 + 16) + 51
     block = model.layers[1]
@@ -69,7 +58,7 @@ MODELS = {
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_every_weight_is_trained_on_every_backend(backend, model_name):
     make, inputs = MODELS[model_name]
-    with use(backend):
+    with use_backend(backend):
         model = make(seed=2, dtype="float64")
     model.compile(optimizer=SGD(learning_rate=0.1), loss="mse")
     rng = np.random.default_rng(0)
@@ -108,14 +97,14 @@ def test_a_sublayer_assigned_before_super_init_is_explained():
 def test_on_manual_a_block_needs_its_backward_and_sublayers_keep_their_caches():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((6, 16)), rng.standard_normal((6, 3))
-    with use("manual"):
+    with use_backend("manual"):
         model = Sequential([Dense(16), Residual(16), Dense(3)], seed=0, input_shape=(16,))
     model.compile(optimizer="sgd", loss="mse")
     with pytest.raises(MissingBackwardError, match="'residual' \\(Residual\\)"):
         model.fit(x, y, verbose=0)
-    with use("manual"):
+    with use_backend("manual"):
         by_hand = Sequential([Dense(16), ResidualBlock(16), Dense(3)], seed=0, input_shape=(16,))
-    with use("autodiff"):
+    with use_backend("autodiff"):
         derived = Sequential([Dense(16), Residual(16), Dense(3)], seed=0, input_shape=(16,))
     for model in (by_hand, derived):
         model.compile(optimizer="sgd", loss="mse")
@@ -129,7 +118,7 @@ def test_on_manual_a_block_needs_its_backward_and_sublayers_keep_their_caches():
 def test_nested_and_subclassed_models_save_and_load(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5, 12))
-    with use("manual"):
+    with use_backend("manual"):
         models = [residual_block_model(seed=1, dtype="float64"), residual_subclassed(1, "float64")]
     for i, model in enumerate(models):
         model.compile(optimizer="sgd", loss="mse")
@@ -141,7 +130,7 @@ def test_nested_and_subclassed_models_save_and_load(tmp_path):
 
 
 def test_a_layer_alone_gets_and_sets_its_nested_weights():
-    with use("manual"):
+    with use_backend("manual"):
         block = ResidualBlock(3)
         out = block(np.ones((2, 3)))
     assert out.shape == (2, 3)
