@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlcourse.grading import sandbox
+from dlcourse.grading import clues, sandbox
 
 OUTPUT_CAP_BYTES = 1_000_000
 RESULT_CAP_BYTES = 16_000_000
@@ -140,7 +140,10 @@ def _leaf_name(exercise, path):
 
 
 def default_compare(exercise, got, expected, case):
-    """diagnose() every expected array against the student's; the first failure, or None."""
+    """diagnose() every expected array against the student's; the first failure, or None.
+
+    The failure names a forgotten dout, and which of the other arrays are right.
+    """
     from dlcourse.diagnose import diagnose
 
     want = flatten(expected, "c", {})
@@ -149,6 +152,8 @@ def default_compare(exercise, got, expected, case):
     batch = case.get(exercise.batch_of) if exercise.batch_of else None
     batch_size = int(np.shape(batch)[0]) if batch is not None and np.ndim(batch) else None
     noise = float(exercise.rounding(**case)) if exercise.rounding else 0.0
+    without_dout = _expected_without_dout(exercise, case)
+    right, wrong = [], []
     for path, expected_value in want.items():
         name = _leaf_name(exercise, path)
         if path not in have:
@@ -163,8 +168,15 @@ def default_compare(exercise, got, expected, case):
         result = diagnose(
             got_value, expected_value, name=name, at=kink, batch_size=batch_size, noise=noise
         )
-        if not result.ok:
-            return result.message
+        if result.ok:
+            right.append(name)
+            continue
+        message = result.message
+        if path in without_dout and _same(got_value, without_dout[path], noise):
+            message = clues.forgot_dout(name)
+        wrong.append((name, message))
+    if wrong:
+        return clues.right_and_wrong(right, [name for name, _ in wrong], wrong[0][1])
     extra = sorted(set(have) - set(want))
     if extra:
         return (
@@ -172,6 +184,26 @@ def default_compare(exercise, got, expected, case):
             f"got {_describe(got)}."
         )
     return None
+
+
+def _expected_without_dout(exercise, case):
+    """The reference's answer for dout all ones, flattened ({} where that means nothing)."""
+    ones = clues.case_without_dout(case)
+    if ones is None:
+        return {}
+    try:
+        return flatten(exercise.expected(**ones), "c", {})
+    except Exception:  # a reference that cannot take that dout gives no clue
+        return {}
+
+
+def _same(got_value, expected_value, noise):
+    from dlcourse.diagnose import diagnose
+
+    expected_value = np.asarray(expected_value)
+    if np.shape(got_value) != np.shape(expected_value):
+        return False
+    return diagnose(got_value, expected_value, noise=noise).ok
 
 
 def _describe(value):
