@@ -42,7 +42,7 @@
 # the grader would give. Beyond the visible check:
 #
 # * exercise 1, `check_nchw_dense_to_nhwc`, also tested: a float32 kernel stays float32, square
-#   maps, more channels than pixels, a single channel, and a single unit.
+#   maps, more channels than pixels, and a single unit.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import atexit
