@@ -49,12 +49,13 @@
 # memory; code that needs more is stopped and scores zero for it. `dlcourse check --grader` on the
 # saved notebook shows the points the grader would give. Beyond the visible checks:
 #
-# * exercise 1, `check_conv2d_forward`, also tested: float32 inputs keep float32, a batch of
-#   one image, 1×1 kernels, a kernel as large as the image, and stride 3 with padding 2 on an
-#   oblong image;
-# * exercise 2, `check_conv2d_backward`, also tested: the same shapes, strides, paddings and
-#   float32 inputs; a backward that calls `conv2d_forward` gets the course's loop version in
-#   place of yours, so a mistake in exercise 1 does not cost its points twice.
+# * exercise 1, `check_conv2d_forward`, also tested: float32 inputs keep float32, and stride 3
+#   with padding 2 on an oblong image; its other cases (1×1 kernels, a kernel as large as the
+#   image) test the visible properties on other shapes;
+# * exercise 2, `check_conv2d_backward`, also tested: float32 inputs keep float32 gradients, and
+#   stride 3 with padding 2 on an oblong image, among the forward's shapes; a backward that calls
+#   `conv2d_forward` gets the course's loop version in place of yours, so a mistake in exercise
+#   1 does not cost its points twice.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import inspect

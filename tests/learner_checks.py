@@ -42,14 +42,15 @@ def course_cell_with(chapter, text):
 def run_check(chapter, check, cells_before, attempt=None):
     """Run ``cells_before`` then the check cell ``check``; return the Feedback.
 
-    attempt: {grade_id: source} of the learner's solution cells.
+    attempt: {grade_id: source} of the learner's solution cells. A cell without a
+    grade_id (a worked example the check reuses) is named by a text only it contains.
     """
     attempt = attempt or {}
     student, solutions = course_cells(chapter), cell_sources(chapter)
     namespace, printed = {}, io.StringIO()
     with contextlib.redirect_stdout(printed):
         for gid in cells_before:
-            source, is_solution = student[gid]
+            source, is_solution = student.get(gid) or (course_cell_with(chapter, gid), False)
             exec(attempt.get(gid, solutions[gid] if is_solution else source), namespace)
         try:
             exec(student[check][0], namespace)
