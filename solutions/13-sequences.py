@@ -48,7 +48,8 @@
 # the visible checks:
 #
 # * exercise 1, `check_embedding_backward`, also tested: a float32 `dout` gives a float32
-#   `dtable`, and a vocabulary larger than the number of lookups;
+#   `dtable` (its other cases, ids of one and two axes with rows never looked up, test the
+#   visible properties on other shapes);
 # * exercise 2, `check_rnn_step_backward`, also tested: float32 inputs keep float32, and a
 #   batch of one example;
 # * exercise 3, `check_bptt`, also tested: float32 inputs keep float32, a batch of one
