@@ -45,15 +45,16 @@
 # needs more is stopped and scores zero for it. `dlcourse check --grader` on the saved notebook
 # shows the points the grader would give. Beyond the visible checks:
 #
-# * exercise 1, `check_attention_forward`, also tested: float32 inputs keep float32, and the
-#   weights `p` stored in the cache are compared as well as `out`;
+# * exercise 1, `check_attention_forward`, also tested: float32 inputs keep float32 (the weights
+#   `p` stored in the cache are compared as well as `out`, as in the visible check);
 # * exercise 2, `check_attention_backward`, also tested: float32 caches give float32
 #   gradients; it is graded on caches the grader builds, so it does not depend on exercise 1;
 # * exercise 3, `check_causal_mask`, also tested: one more length, between 5 and 11;
 # * exercise 4, `check_heads`, the visible check covers everything (both `split_heads` and
 #   `merge_heads`, on other random arrays);
-# * exercise 5, `check_bpe_merge`, also tested: a run of three equal tokens merged by that
-#   same pair (`aaa` by `(a, a)`), and a random sequence of 30 tokens from three symbols;
+# * exercise 5, `check_bpe_merge`, also tested: a run of five equal tokens merged by that same
+#   pair (the visible `aaa` by `(a, a)` is a run of three); its random sequence of 30 tokens
+#   from three symbols tests the visible properties on a longer input;
 # * exercise 6, `check_bpe_encode`, also tested: text with two-byte UTF-8 characters (`é`);
 #   it is graded with the course's `bpe_merge` in place of yours, so a mistake in exercise 5
 #   is not counted twice.
