@@ -27,6 +27,11 @@ code in the same process will, from then on, default to 64-bit types, as with
 
 Device: ``device=None`` uses JAX's default device (a GPU when jaxlib has one),
 ``"cpu"`` or ``"gpu"`` pick one. JAX is imported when the backend is created.
+
+Several devices: ``dlcourse.set_backend("jax", data_parallel=N)`` trains
+data-parallel over the first N devices of that platform, in this process:
+weights replicated, each batch split over a ``Mesh`` axis, the same compiled
+step (see ``_jax_mesh``). ``DataParallel("jax", nproc=N)`` uses it.
 """
 
 import numpy as np
@@ -52,8 +57,8 @@ def _import_jax():
         jax, jnp, lax = _jax, _jnp, _lax
 
 
-def create(device=None):
-    return JaxBackend(device=device)
+def create(device=None, data_parallel=None):
+    return JaxBackend(device=device, data_parallel=data_parallel)
 
 
 def _resolve_device(device):
@@ -107,15 +112,29 @@ class JaxBackend(Backend):
     asynchronous_steps = True
     many_steps_per_call = True
 
-    def __init__(self, device=None):
-        super().__init__(device=device)
+    def __init__(self, device=None, data_parallel=None):
+        super().__init__(device=device, data_parallel=data_parallel)
         _import_jax()
         self.device = _resolve_device(device)
+        self.mesh = None
+        # where every array the backend makes is put: one device, or a copy on each of the mesh's
+        self._placement = self.device
+        if data_parallel is not None:
+            from dlcourse.backends._jax_mesh import DataMesh
+
+            self.mesh = DataMesh(jax, self.device.platform, data_parallel)
+            self._placement = self.mesh.replicated
         # one compiled gather serves every batch: jitted, it costs a single dispatch
         self._take = jax.jit(lambda x, index: x[index])
 
     def describe(self):
+        if self.mesh is not None:
+            return f"jax ({self.device.platform}, data parallel over {self.mesh.size} devices)"
         return f"jax ({self.device.platform})"
+
+    def _split_batch(self, tree):
+        """Inside a compiled step: the batch split over the mesh's devices (none: as it is)."""
+        return tree if self.mesh is None else self.mesh.split_batch(tree)
 
     # ------------------------------------------------------------------ arrays
     @staticmethod
@@ -128,13 +147,13 @@ class JaxBackend(Backend):
             if dtype is not None:
                 self._need_x64(dtype)
                 x = x.astype(dtype)
-            return jax.device_put(x, self.device)
+            return jax.device_put(x, self._placement)
         x = np.asarray(x, dtype=dtype)
         self._need_x64(x.dtype)
         x = x.astype(self._int_dtype(x.dtype), copy=False)
         if self.device.platform == "cpu":
             x = _aligned_copy(x)
-        return jax.device_put(x, self.device)
+        return jax.device_put(x, self._placement)
 
     def to_numpy(self, x):
         return np.asarray(x)
@@ -158,7 +177,7 @@ class JaxBackend(Backend):
         return self.asarray(value, variable.dtype)  # arrays are immutable: a new one
 
     def seed_state(self, seed):
-        return jax.device_put(jax.random.PRNGKey(int(seed)), self.device)
+        return jax.device_put(jax.random.PRNGKey(int(seed)), self._placement)
 
     def batch_index(self, index):
         # kept in NumPy: fit slices it once per batch, and slicing a NumPy array costs
@@ -284,8 +303,9 @@ class JaxBackend(Backend):
 
         def objective(params):
             with backends.running(self):  # runs while JAX traces: ops come here
-                y_pred, new_state = model.stateless_call(params, state, x, training)
-                return loss(y, y_pred), (y_pred, new_state)
+                x_rows, y_rows = self._split_batch((x, y))
+                y_pred, new_state = model.stateless_call(params, state, x_rows, training)
+                return loss(y_rows, y_pred), (y_pred, new_state)
 
         return objective
 
@@ -347,7 +367,7 @@ class JaxBackend(Backend):
             if opt_state is None:
                 # placed like the weights, so that the first call and the next ones
                 # look alike to jit (an unplaced array would cost a second compilation)
-                opt_state = jax.device_put(init(params), self.device)
+                opt_state = jax.device_put(init(params), self._placement)
             out = compiled_fn(params, opt_state, state, *args, optimizer.learning_rate)
             params, opt_state, state, *results = out
             model.bind(params, state)
@@ -394,6 +414,7 @@ class JaxBackend(Backend):
         def build():
             def evaluate(params, state, x, y):
                 with backends.running(self):
+                    x, y = self._split_batch((x, y))
                     y_pred, _ = model.stateless_call(params, state, x, False)
                     return loss(y, y_pred), y_pred
 
@@ -406,7 +427,7 @@ class JaxBackend(Backend):
         def build():
             def predict(params, state, x):
                 with backends.running(self):
-                    return model.stateless_call(params, state, x, False)[0]
+                    return model.stateless_call(params, state, self._split_batch(x), False)[0]
 
             return predict
 
