@@ -43,7 +43,14 @@ import sys
 
 import numpy as np
 
-from dlcourse.distributed import caller_callbacks, model_transfer, processes, progress, report
+from dlcourse.distributed import (
+    caller_callbacks,
+    fit_job,
+    model_transfer,
+    processes,
+    progress,
+    report,
+)
 
 __all__ = ["DataParallel"]
 
@@ -140,7 +147,6 @@ class DataParallel:
         return history
 
     def _run(self, model, data, folder, epochs, batch_size, driver):
-        from dlcourse.distributed import fit_worker
         from dlcourse.distributed.torch_engine import loopback_environments
 
         x, y, validation, orders = data
@@ -169,7 +175,7 @@ class DataParallel:
             show_rank0=False,  # rank 0's output goes to its log: a notebook would not show it
             on_poll=driver.poll,
         )
-        return fit_worker.read_result(folder)
+        return fit_job.read_result(folder)
 
 
 def _positive(name, value):

@@ -18,22 +18,18 @@ Started by ``python -m dlcourse.distributed.fit_worker JOB.json`` with the
 variables of ``torch_engine.launch`` (``RANK``, ``WORLD_SIZE``, ``MASTER_*``).
 """
 
-import json
 import math
 import os
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 
-from dlcourse.distributed import handoff, model_transfer, processes, progress
+from dlcourse.distributed import fit_job, handoff, model_transfer, progress
 from dlcourse.nn.arrays import rows, take_rows
 from dlcourse.nn.training import evaluate_native
 
-__all__ = ["RESULT_FILE", "read_result"]
-
-RESULT_FILE = "trained.npz"
+__all__ = ["run_rank"]
 
 
 def _gradient_buffer(torch, params, local_loss):
@@ -147,14 +143,9 @@ def _train(job, folder, rank, world):
     import torch
     import torch.distributed as dist
 
-    import dlcourse
     from dlcourse import backends
-    from dlcourse.nn.saving import load_model
 
-    custom = model_transfer.load_custom_classes(job["custom_classes"], job["sys_path"])
-    with dlcourse.backend("torch", device="cpu"):
-        model = load_model(Path(folder) / model_transfer.MODEL_FILE, custom_objects=custom)
-    model.optimizer.learning_rate = job["learning_rate"]
+    model = fit_job.load_job_model(job, folder, "torch", device="cpu")
     x, y, orders, validation = model_transfer.read_data(folder, job["inputs"])
     backend = model.backend
     params = model.trainable_weights
@@ -190,15 +181,8 @@ def _train(job, folder, rank, world):
                 if stop:
                     break
     if rank == 0:
-        weights = {f"weight_{i:03d}": w for i, w in enumerate(model.get_weights())}
-        np.savez(Path(folder) / RESULT_FILE, **weights)
+        fit_job.write_result(folder, model.get_weights())
     ctx["progress"].waiting()  # for the last barrier
-
-
-def read_result(folder):
-    """The trained weights that rank 0 left in ``folder``."""
-    with np.load(Path(folder) / RESULT_FILE, allow_pickle=False) as data:
-        return [data[key] for key in sorted(data.files)]
 
 
 def run_rank(job, folder):
@@ -221,21 +205,5 @@ def run_rank(job, folder):
         dist.destroy_process_group()
 
 
-def _worker_main(job_path):
-    """Entry point of one rank: train, or record the error for the launcher and exit 1."""
-    processes.die_with_parent()
-    folder = os.environ["DLCOURSE_TRAIN_FOLDER"]
-    rank = int(os.environ.get("RANK", "0"))
-    try:
-        run_rank(json.loads(Path(job_path).read_text()), folder)
-    except BaseException as err:  # noqa: BLE001 (any failure must reach the launcher)
-        processes.record_failure(folder, rank, err)
-        raise SystemExit(1) from None
-    # as in torch_engine: skip the interpreter's teardown, which can abort in gloo's threads
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-
-
 if __name__ == "__main__":
-    _worker_main(sys.argv[1])
+    fit_job.worker_main(run_rank, sys.argv[1])
