@@ -135,8 +135,8 @@ def test_what_cannot_cross_processes_is_refused_before_any_starts(classes):
     x, y = classes
     with pytest.raises(ValueError, match=r"callback OneCycle acts at every batch"):
         mlp().fit(x, y, callbacks=[OneCycle(0.1)], distribute=DataParallel("torch", nproc=2))
-    with pytest.raises(ValueError, match=r"engine 'jax' is not available yet"):
-        DataParallel("jax", nproc=2)
+    with pytest.raises(ValueError, match=r"engine 'mxnet' is not available yet"):
+        DataParallel("mxnet", nproc=2)
     with pytest.raises(ValueError, match=r"nproc must be a positive int"):
         DataParallel("torch", nproc=0)
     with pytest.raises(ValueError, match=r"epochs: expected a positive int"):

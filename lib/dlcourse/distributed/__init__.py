@@ -25,6 +25,10 @@ Your own compiled model, on your own NumPy data (see ``DataParallel``)::
     from dlcourse.distributed import DataParallel
 
     history = model.fit(x, y, epochs=5, batch_size=64, distribute=DataParallel("torch", nproc=2))
+    history = model.fit(x, y, epochs=5, batch_size=64, distribute=DataParallel("jax", nproc=2))
+
+(torch: one process per rank, gloo's all-reduce; jax: one fresh process with
+N XLA devices on a ``jax.sharding.Mesh``, one jitted step for all.)
 
 and from a shell, through that same ``fit``, a model saved with ``model.save``
 or a function that returns one: ``dlcourse train --engine torch --model

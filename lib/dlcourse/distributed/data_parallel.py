@@ -1,4 +1,4 @@
-"""``DataParallel``: ``model.fit`` of the caller's own model, on several processes.
+"""``DataParallel``: ``model.fit`` of the caller's own model, on several processes or devices.
 
 ::
 
@@ -6,23 +6,38 @@
 
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, epochs=5, batch_size=64, distribute=DataParallel("torch", nproc=2))
+    history = model.fit(x, y, epochs=5, batch_size=64, distribute=DataParallel("jax", nproc=2))
 
 Any compiled dlcourse model (Sequential, Functional) with the loss, optimizer
-and metrics it was compiled with, on NumPy data. ``batch_size`` is the global
-batch: each step, each of the ``nproc`` processes takes its slice of it, and
-the gradients are summed over the processes with ``torch.distributed``'s
-``all_reduce`` (gloo, on the CPU). One process on the same batches gives the
-same weights (to rounding). The trained weights and the History come back
-into ``model``; if a process fails, ``model`` keeps the weights it had, and
-``WorkerFailed`` names the rank. The History's loss is the mean over each
-whole global batch; a metric is the mean of the processes' values weighted by
-their examples (exact for per-example means such as accuracy). Dropout masks
-and batch-norm statistics are each process's own (rank 0's statistics come
-back), so a model with them does not match one process exactly.
+and metrics it was compiled with, on NumPy data, built on any backend.
+``batch_size`` is the global batch, cut into ``nproc`` shares each step. Two
+engines:
+
+- ``"torch"``: ``nproc`` processes; each takes its slice of the batch, and
+  the gradients are summed over the processes with ``torch.distributed``'s
+  ``all_reduce`` (gloo, on the CPU) (``fit_worker``). The History's loss is
+  the mean over each whole global batch; a metric is the mean of the
+  processes' values weighted by their examples (exact for per-example means
+  such as accuracy). Dropout masks and batch-norm statistics are each
+  process's own (rank 0's statistics come back), so a model with them does
+  not match one process exactly.
+- ``"jax"``: one fresh process with ``nproc`` XLA devices (host devices on
+  the CPU), a ``jax.sharding.Mesh`` over them, the weights and optimizer
+  state replicated, each batch split over the mesh's ``"data"`` axis, and
+  one jitted step for all (``jax_fit_worker``; the jax backend's
+  ``data_parallel`` option). It is one-process ``fit`` on the jax backend,
+  partitioned by XLA: metrics, batch-norm statistics and dropout masks are
+  those of one process, and a batch that does not split evenly is padded
+  inside the step, so any ``batch_size`` works.
+
+On both, one process on the same batches gives the same weights (to
+rounding: float64, within 1e-10, asserted in the tests). The trained weights
+and the History come back into ``model``; if a process fails, ``model``
+keeps the weights it had, and ``WorkerFailed`` says which process and why.
 
 ``validation_data`` and ``validation_split`` work as in one-process fit: the
-ranks each score their share of the validation rows and the sums are
-all-reduced, so ``val_loss`` and the ``val_`` metrics are those of one
+ranks (devices) each score their share of the validation rows and the sums
+are all-reduced, so ``val_loss`` and the ``val_`` metrics are those of one
 process. The callbacks run in this process, once per epoch, on ``model``
 holding that epoch's weights: ``EarlyStopping`` (and its
 ``restore_best_weights``), ``ModelCheckpoint`` (one file per save, not one
@@ -54,15 +69,18 @@ from dlcourse.distributed import (
 
 __all__ = ["DataParallel"]
 
-ENGINES = ("torch",)
+ENGINES = ("torch", "jax")
 
 
 class DataParallel:
-    """Data-parallel training on ``engine`` ("torch") over ``nproc`` processes on this machine.
+    """Data-parallel training on ``engine`` over ``nproc`` workers on this machine.
 
+    ``engine``: ``"torch"`` (``nproc`` processes, gloo's all-reduce) or
+    ``"jax"`` (one process, ``nproc`` XLA devices on a ``Mesh``, one jitted step).
     ``timeout``: seconds the whole run may take before every process is stopped.
-    ``threads``: CPU threads per process (default: the cores shared out).
-    Give it to ``model.fit(..., distribute=DataParallel("torch", nproc=2))``.
+    ``threads``: CPU threads per torch process (default: the cores shared out;
+    the jax engine's XLA runtime shares them out itself).
+    Give it to ``model.fit(..., distribute=DataParallel("jax", nproc=2))``.
     """
 
     def __init__(self, engine="torch", nproc=2, timeout=300.0, threads=None):
@@ -73,6 +91,12 @@ class DataParallel:
         for name, value in (("nproc", nproc), ("threads", threads or 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"DataParallel: {name} must be a positive int, got {value!r}.")
+        if engine == "jax" and threads is not None:
+            raise ValueError(
+                "DataParallel('jax'): threads is for the torch engine's processes; the jax "
+                "engine runs one process whose XLA runtime shares the cores out among its "
+                "devices itself. Leave threads unset."
+            )
         if not (isinstance(timeout, (int, float)) and timeout > 0):
             raise ValueError(f"DataParallel: timeout must be positive seconds, got {timeout!r}.")
         self.engine, self.nproc, self.timeout, self.threads = engine, nproc, timeout, threads
@@ -127,7 +151,8 @@ class DataParallel:
         )
         try:
             driver.begin()
-            final = self._run(model, (x, y, validation, orders), folder, epochs, batch_size, driver)
+            data = (x, y, validation, orders, orders_state if shuffle else None)
+            final = self._run(model, data, folder, epochs, batch_size, driver)
             if not driver.sync:  # with sync, the model holds them already, as callbacks left it
                 model.set_weights(final)
         except BaseException:
@@ -147,35 +172,59 @@ class DataParallel:
         return history
 
     def _run(self, model, data, folder, epochs, batch_size, driver):
-        from dlcourse.distributed.torch_engine import loopback_environments
-
-        x, y, validation, orders = data
+        x, y, validation, orders, shuffle_state = data
         job = {
             "custom_classes": model_transfer.custom_classes(model),
             "sys_path": [entry for entry in sys.path if entry],
-            "inputs": model_transfer.write_data(folder, x, y, orders, validation),
+            # the jax engine's fit draws the orders itself, from the generator's state
+            "inputs": model_transfer.write_data(
+                folder, x, y, None if self.engine == "jax" else orders, validation
+            ),
             "validation": validation is not None,
             "epochs": epochs,
             "batch_size": batch_size,
             "timeout": self.timeout,
             "learning_rate": model.optimizer.learning_rate,  # as the callbacks set it for epoch 0
             "sync": driver.sync,
+            "nproc": self.nproc,
+            "shuffle_state": shuffle_state,
         }
         model_transfer.write_model(model, folder)
-        progress.create(folder, self.nproc)
+        module, envs = self._workers(folder)
+        progress.create(folder, len(envs))
         job_path = folder / "job.json"
         job_path.write_text(json.dumps(job))
-        envs = loopback_environments(self.nproc, folder, self.threads)
-        processes.run_workers(
-            "dlcourse.distributed.fit_worker",
-            job_path,
-            envs,
-            self.timeout,
-            folder,
-            show_rank0=False,  # rank 0's output goes to its log: a notebook would not show it
-            on_poll=driver.poll,
-        )
+        try:
+            processes.run_workers(
+                module,
+                job_path,
+                envs,
+                self.timeout,
+                folder,
+                show_rank0=False,  # rank 0's output goes to its log: a notebook would not show it
+                on_poll=driver.poll,
+            )
+        except processes.WorkerFailed as err:
+            if self.engine != "jax":
+                raise
+            # one process, N devices: "rank 0" is that process, not one of the devices
+            raise processes.WorkerFailed(
+                f"DataParallel('jax', nproc={self.nproc}): the training process "
+                f"(one for all {self.nproc} devices) stopped; {err}",
+                rank=err.rank,
+            ) from None
         return fit_job.read_result(folder)
+
+    def _workers(self, folder):
+        """The worker module and each worker process's extra environment, for the engine."""
+        if self.engine == "jax":
+            from dlcourse.distributed import jax_fit_worker
+
+            return jax_fit_worker.__name__, [jax_fit_worker.environment(self.nproc, folder)]
+        from dlcourse.distributed import fit_worker
+        from dlcourse.distributed.torch_engine import loopback_environments
+
+        return fit_worker.__name__, loopback_environments(self.nproc, folder, self.threads)
 
 
 def _positive(name, value):
