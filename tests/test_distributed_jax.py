@@ -10,6 +10,7 @@ are part of every comparison: XLA pads them inside the step.
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -241,4 +242,27 @@ def test_a_worker_that_fails_leaves_the_model_as_it_was_and_names_the_cause(data
     for w, w0 in zip(model.get_weights(), before, strict=True):
         np.testing.assert_array_equal(w, w0)
     assert model.shuffle_rng.bit_generator.state == rng_state
+    assert processes_mentioning(WORKER) == []
+
+
+class HangsInAWorker(Layer):
+    """The identity, but in a worker process its first call never returns."""
+
+    def call(self, x, training=False):
+        if "DLCOURSE_TRAIN_LAUNCHED" in os.environ:
+            time.sleep(3600)
+        return x
+
+
+def test_a_worker_that_hangs_is_stopped_at_the_timeout_and_named(data):
+    x, y, _ = data
+    model = classifier(HangsInAWorker())
+    before = model.get_weights()
+    start = time.monotonic()
+    stops = r"nproc=2\).*timeout: the run did not finish within 15 s"
+    with pytest.raises(WorkerFailed, match=stops):
+        model.fit(x, y, epochs=2, verbose=0, distribute=DataParallel("jax", nproc=2, timeout=15))
+    assert time.monotonic() - start < 15 + 10  # stopped, not waited for
+    for w, w0 in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(w, w0)
     assert processes_mentioning(WORKER) == []
