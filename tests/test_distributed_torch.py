@@ -6,6 +6,7 @@ to 1e-10 (only the order of the additions differs).
 """
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -139,6 +140,39 @@ def test_torchrun_starts_the_same_training(tmp_path, two_process_run):
     assert report["nproc"] == 2 and report["replicas_identical"]
     for ours, theirs in zip(saved_weights(report), saved_weights(two_process_run)):
         np.testing.assert_array_equal(ours, theirs)  # same ranks, same slices, same bits
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _torchrun_node(node, endpoint, folder):
+    """One torchrun "machine" of one process, joining the c10d rendezvous at ``endpoint``."""
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node",
+        "1", "--node-rank", str(node), "--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint,
+        "--rdzv-id", "two-nodes", "-m", "dlcourse", "train", "--engine", "torch", *SHORT,
+        "--quiet", "--timeout", "120", "--json", f"{folder}/r.json",
+    ]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_torchrun_node_groups_train_as_two_processes_do(tmp_path, two_process_run):
+    """The multi-machine path on one host: two torchrun "nodes" of one process each,
+    meeting through a c10d rendezvous on 127.0.0.1, as two machines would over a network."""
+    endpoint = f"127.0.0.1:{_free_port()}"
+    nodes = [_torchrun_node(node, endpoint, tmp_path) for node in (0, 1)]
+    results = [node.communicate(timeout=240) for node in nodes]
+    for node, (_, err) in zip(nodes, results):
+        assert node.returncode == 0, err[-3000:]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["nproc"] == 2 and report["replicas_identical"]
+    # two slices summed in either order give the same bits: whichever node got rank 0
+    for ours, theirs in zip(saved_weights(report), saved_weights(two_process_run)):
+        np.testing.assert_array_equal(ours, theirs)
+    assert processes_mentioning(str(tmp_path)) == []
 
 
 @pytest.mark.cuda
