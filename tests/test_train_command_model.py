@@ -89,16 +89,19 @@ def assert_same_weights(a, b):
         np.testing.assert_allclose(wa, wb, rtol=0, atol=1e-10)
 
 
-def test_a_module_function_model_on_npz_data_trains_as_one_process_fit(folder, monkeypatch):
+@pytest.mark.parametrize("engine", ["torch", "jax"])
+def test_a_module_function_model_on_npz_data_trains_as_one_process_fit(folder, monkeypatch, engine):
+    pytest.importorskip(engine, reason=f"--engine {engine} needs {engine}")
     (folder / "trained.npz").write_text("an old result")  # replaced: --overwrite is given
     done, _ = run_dlcourse(
-        "train", "--engine", "torch", "--nproc", "2", "--model", "cli_models:build",
+        "train", "--engine", engine, "--nproc", "2", "--model", "cli_models:build",
         "--data", "data.npz", "--epochs", "2", "--batch-size", "8", "--quiet",
         "--output", "trained.npz", "--overwrite", cwd=folder,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     assert summary["output"] == "trained.npz" and summary["epochs"] == 2
+    assert summary["engine"] == engine
     data = np.load(folder / "data.npz")
     twin = models_module(folder, monkeypatch).build()
     expected = twin.fit(
@@ -162,3 +165,10 @@ def test_each_mistake_is_named_with_its_fix_before_any_worker_starts(folder, arg
     assert not (folder / "new.npz").exists()
     assert (folder / "data.npz").read_bytes() == before  # nothing overwritten
     assert seconds < 20  # refused up front, no training
+
+
+def test_the_demo_network_says_which_engines_it_runs_on(folder):
+    done, _ = run_dlcourse("train", "--engine", "jax", "--quiet", timeout=60, cwd=folder)
+    assert done.returncode == 2
+    assert "the demo network trains on --engine torch or tensorflow" in done.stderr
+    assert "--engine jax trains your own --model" in done.stderr

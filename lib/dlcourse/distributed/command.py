@@ -37,8 +37,9 @@ Or with elastic rendezvous, the same line on every machine:
 Rank 0 writes the report. (tf.distribute's multi-machine form is
 MultiWorkerMirroredStrategy with a TF_CONFIG per machine; not wired here.)
 
-Your own model (torch engine), trained by the same code as
-``model.fit(..., distribute=DataParallel("torch", nproc=N))``:
+Your own model (--engine torch, or jax: N host devices in one process),
+trained by the same code as
+``model.fit(..., distribute=DataParallel(engine, nproc=N))``:
 
   --model FILE           a model saved with model.save / save_model, compiled
   --model MOD:FUNCTION   a function in MOD.py (here, or installed) that returns
@@ -61,7 +62,7 @@ HELP = "train a model data-parallel with torch DistributedDataParallel or tf Mir
 
 
 def add_arguments(parser):
-    parser.add_argument("--engine", required=True, choices=("torch", "tensorflow"))
+    parser.add_argument("--engine", required=True, choices=("torch", "tensorflow", "jax"))
     parser.add_argument(
         "--nproc",
         type=int,
@@ -112,6 +113,7 @@ def add_arguments(parser):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+DEMO_ENGINES = ("torch", "tensorflow")
 DEMO_ONLY = ("lr", "optimizer", "dtype", "seed", "steps_per_epoch", "device", "json")
 
 
@@ -143,6 +145,11 @@ def _demo(args, nproc):
     from dlcourse.distributed import TrainOptions
     from dlcourse.distributed.launch import run as launch_run
 
+    if args.engine not in DEMO_ENGINES:
+        raise ValueError(
+            f"the demo network trains on --engine {' or '.join(DEMO_ENGINES)}; --engine "
+            f"{args.engine} trains your own --model."
+        )
     for flag in ("data", "output"):
         if getattr(args, flag) is not None:
             raise ValueError(
@@ -176,6 +183,7 @@ def _demo(args, nproc):
 def _user_model(args, nproc):
     """``--model``: the same ``model.fit(..., distribute=DataParallel(...))`` as from Python."""
     from dlcourse.distributed import DataParallel, user_model
+    from dlcourse.distributed.data_parallel import ENGINES
     from dlcourse.distributed.torch_engine import under_torchrun
 
     given = [f"--{name.replace('_', '-')}" for name in DEMO_ONLY if getattr(args, name) is not None]
@@ -185,10 +193,10 @@ def _user_model(args, nproc):
             "own (optimizer, learning rate and dtype from its compile, weights and shuffling "
             "from its seed). Leave them out."
         )
-    if args.engine != "torch":
+    if args.engine not in ENGINES:
         raise ValueError(
-            f"--model trains on --engine torch only, for now (not {args.engine}); the demo "
-            "network runs on both."
+            f"--model trains on --engine {' or '.join(ENGINES)} (not {args.engine}, for now); "
+            "the demo network runs on it."
         )
     if under_torchrun():
         raise ValueError(
@@ -198,7 +206,7 @@ def _user_model(args, nproc):
     output = user_model.output_path(args.output, args.overwrite)
     x, y, validation = user_model.load_data(args.data)
     model = user_model.resolve_model(args.model)
-    distribute = DataParallel("torch", nproc=nproc, timeout=args.timeout, threads=args.threads)
+    distribute = DataParallel(args.engine, nproc=nproc, timeout=args.timeout, threads=args.threads)
     history = model.fit(
         x,
         y,
@@ -210,7 +218,7 @@ def _user_model(args, nproc):
     )
     return {
         "output": model.save(output),
-        "engine": "torch",
+        "engine": args.engine,
         "nproc": nproc,
         "epochs": len(history.epoch),
         "final": {key: values[-1] for key, values in history.history.items()},
