@@ -6,7 +6,8 @@ and LayerNormalization, SimpleRNN -> GRU, convolutions on two branches,
 cross-attention with three inputs and two outputs, attention with an
 ``attention_mask`` input that also returns its scores, LSTM/GRU with
 ``return_state`` feeding three outputs), weights perturbed, are exported and
-run. A model used as a layer is refused, naming it. Tolerances, relative to the largest output:
+run; models used as layers are drawn inline, a subclassed one is refused,
+naming it. Tolerances, relative to the largest output:
 
 - float32 files in onnxruntime: 1e-5 (float32 keeps ~7 digits; measured
   1e-7 to 7e-7);
@@ -125,10 +126,30 @@ def test_the_mask_input_is_used(tmp_path):
     assert worst(without, model.predict([x, everything])) < FLOAT32_RTOL
 
 
-def test_a_model_used_as_a_layer_is_refused_naming_it(tmp_path):
+def test_models_used_as_layers_are_drawn_inline_with_their_weights_scoped(tmp_path):
+    model = make_case("nested_models_float32")
+    graph = onnx.load(export_onnx(model, tmp_path / "nested.onnx")).graph
+    stored = [t.name for t in graph.initializer]
+    # the block is called twice: its weights once, its nodes twice
+    block_weights = [name for name in stored if name.startswith("block/")]
+    assert block_weights and len(block_weights) == len(set(block_weights))
+    (block,) = [layer for layer in model.layers if layer.name == "block"]
+    assert len(block_weights) == len(block.get_weights())
+    assert any(name.startswith("stem/deep/") for name in stored)  # two levels down
+    block_adds = [n for n in graph.node if n.name.startswith("block/") and n.op_type == "Add"]
+    assert len(block_adds) == 2
+    # every weight of the model is in the file once: none lost to a clash of names
+    assert len(stored) == len(set(stored))
+    assert sum(int(np.prod(t.dims)) for t in graph.initializer) == model.count_params()
+
+
+def test_a_subclassed_model_used_as_a_layer_is_refused_naming_it(tmp_path):
+    x = nn.Input((12,), name="x")
+    inner = residual_subclassed(0, "float32")
+    model = nn.Model(x, nn.Dense(2)(inner(x)), seed=0, dtype="float32")
     path = tmp_path / "nested.onnx"
-    with pytest.raises(UnsupportedLayerError, match=r"'stem' \(Sequential\).*model used as a"):
-        export_onnx(make_case("nested_models_float32"), path)
+    with pytest.raises(UnsupportedLayerError, match=r"subclassed model used as a layer"):
+        export_onnx(model, path)
     assert not path.exists()
 
 

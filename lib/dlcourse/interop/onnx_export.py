@@ -21,7 +21,8 @@ Dropout         ``Identity`` (dropout does nothing at prediction time)
 The sequence layers (Embedding, recurrent layers, attention, layer norm) and
 the merges are in ``onnx_sequence_layers``. A Functional model's graph is
 written node by node (a layer used twice: its weights stored once), with its
-inputs and outputs named as in the model (one output: ``"output"``).
+inputs and outputs named as in the model (one output: ``"output"``); models
+used as layers are drawn inline (``onnx_steps``).
 
 The exported graph is what ``model.predict`` computes (inference mode), with
 a free batch size. It is checked with ``onnx.checker`` before it is written.
@@ -32,8 +33,10 @@ import os
 
 import numpy as np
 
+from dlcourse.interop import onnx_steps
 from dlcourse.interop.errors import require_built, require_graph, unsupported_layer
 from dlcourse.interop.onnx_sequence_layers import SEQUENCE_EXPORTERS
+from dlcourse.interop.onnx_steps import boundary
 from dlcourse.nn.layers import (
     Activation,
     BatchNorm,
@@ -65,6 +68,7 @@ class _Graph:
         self.dtype = np.dtype(dtype)
         self.nodes, self.initializers = [], []
         self._stored = set()
+        self.scope = ""  # the nested model a layer belongs to ("block/"): its weights' prefix
 
     def _store(self, name, array):
         if name not in self._stored:  # a shared layer's weights are stored once
@@ -73,8 +77,8 @@ class _Graph:
         return name
 
     def weight(self, name, value):
-        """Store a float array in the file under ``name``; returns the name."""
-        return self._store(name, np.ascontiguousarray(value, dtype=self.dtype))
+        """Store a float array in the file under ``name`` (in the scope); returns the name."""
+        return self._store(self.scope + name, np.ascontiguousarray(value, dtype=self.dtype))
 
     def ints(self, name, values):
         """An int64 constant (shapes, axes)."""
@@ -171,40 +175,23 @@ _EXPORTERS = {
 }
 
 
-def _steps(model):
-    """``(layer, input keys, output keys, input shapes)`` for each call, in running order.
-
-    Keys identify tensors: a Sequential's are positions in the chain, a
-    Functional model's its symbolic tensors. A layer with several outputs
-    (``return_state``, ``return_attention_scores``) has one key for each.
-    """
-    from dlcourse.nn.models import Sequential
-
-    if isinstance(model, Sequential):
-        for i, layer in enumerate(model.layers):
-            yield layer, [i], [i + 1], [tuple(layer.input_shape)]
-        return
-    for node in model.nodes:
-        keys = [id(t) for t in node.input_list]
-        outs = [id(t) for t in node.outputs]
-        yield node.layer, keys, outs, [tuple(t.shape) for t in node.input_list]
-
-
 def _signature(model):
     """The inputs as ``[(name, key, shape, dtype)]``, the outputs as ``[(name, key, shape)]``."""
     from dlcourse.nn.models import Sequential
 
+    ins, outs = ([((), k) for k in keys] for keys in boundary(model))
     if isinstance(model, Sequential):
-        inputs = [("input", 0, model.input_shape, model.input_dtype())]
-        return inputs, [("output", len(model.layers), model.output_shape)]
+        return [("input", ins[0], model.input_shape, model.input_dtype())], [
+            ("output", outs[0], model.output_shape)
+        ]
     inputs = [
-        (name, id(t), shape, dtype)
-        for t, name, (shape, dtype) in zip(model.inputs, model.input_names, model.input_signature)
+        (name, key, shape, dtype)
+        for key, name, (shape, dtype) in zip(ins, model.input_names, model.input_signature)
     ]
     names = (
         ["output"] if model._single_output else [f"output_{i}" for i in range(len(model.outputs))]
     )
-    outputs = [(n, id(t), t.shape) for n, t in zip(names, model.outputs)]
+    outputs = [(n, key, t.shape) for n, key, t in zip(names, outs, model.outputs)]
     return inputs, outputs
 
 
@@ -233,9 +220,11 @@ def export_onnx(model, path, dtype="float32"):
         session = onnxruntime.InferenceSession(path)
         y = session.run(None, {"input": x.astype("float32")})[0]
 
-    A layer with no ONNX counterpart (one you wrote yourself, or a model used
-    as a layer) raises an ``UnsupportedLayerError`` naming it and saying why,
-    and nothing is written.
+    A Sequential or Functional model used as a layer is drawn inline, its
+    weights stored under its name (``block/dense/kernel``). A layer with no
+    ONNX counterpart (one you wrote yourself, or a subclassed model used as a
+    layer) raises an ``UnsupportedLayerError`` naming it and saying why, and
+    nothing is written.
     """
     from dlcourse.nn.models import Model
 
@@ -244,14 +233,13 @@ def export_onnx(model, path, dtype="float32"):
     dtype = str(dtype)
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}.")
-    steps = list(_steps(model))
-    for layer, *_ in steps:
+    steps = list(onnx_steps.steps(model))
+    for layer in (step.layer for step in steps if step.layer is not None):
         supported = sorted({cls.__name__ for cls in _EXPORTERS})
         if isinstance(layer, Model):
             why = (
-                "it is a model used as a layer, and export_onnx writes the layers of one "
-                "model; draw the inner model's layers into the outer graph, or export the "
-                "inner model on its own"
+                "it is a subclassed model used as a layer: its call() is Python code, not a "
+                "graph of layers; draw it with the Functional API or as a Sequential"
             )
             raise unsupported_layer(layer, "ONNX", supported, why)
         if type(layer) not in _EXPORTERS:
@@ -264,13 +252,19 @@ def export_onnx(model, path, dtype="float32"):
     model_inputs, model_outputs = _signature(model)
     names = {key: name for name, key, _, _ in model_inputs}
     calls = {}
-    for layer, keys, out_keys, shapes in steps:
+    for step in steps:
+        if step.layer is None:  # a nested model's edge: the same tensor, another key
+            names[step.outputs[0]] = names[step.inputs[0]]
+            continue
+        layer = step.layer
         count = calls[id(layer)] = calls.get(id(layer), 0) + 1
-        prefix = layer.name if count == 1 else f"{layer.name}/call_{count}"
-        exporter = _EXPORTERS[type(layer)]
-        out = exporter(graph, layer, [names[k] for k in keys], shapes, prefix)
+        prefix = step.scope + (layer.name if count == 1 else f"{layer.name}/call_{count}")
+        graph.scope = step.scope
+        out = _EXPORTERS[type(layer)](
+            graph, layer, [names[k] for k in step.inputs], step.shapes, prefix
+        )
         # an exporter gives one tensor name, or a list for a layer with several outputs
-        for key, name in zip(out_keys, out if len(out_keys) > 1 else [out]):
+        for key, name in zip(step.outputs, out if len(step.outputs) > 1 else [out]):
             names[key] = name
     for name, key, _ in model_outputs:
         graph.node("Identity", [names[key]], name, output=name)  # plain names for users
