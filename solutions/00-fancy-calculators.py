@@ -53,8 +53,8 @@
 #   Python ints (not NumPy integers);
 # * exercise 2, `check_standardize`, also tested: float32 input gives float32 output, a single
 #   column, a constant column (zeros), a column so narrow that `eps` matters, an `eps` other
-#   than the default, and columns whose mean lies thousands of standard deviations from 0
-#   (compute the variance from the centred values).
+#   than the default, and columns whose mean lies thousands to a million standard deviations
+#   from 0 (compute the variance from the centred values).
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import os

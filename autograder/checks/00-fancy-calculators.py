@@ -111,7 +111,8 @@ def _reference_standardize(x, eps):
 
 
 def standardize_inputs(rng):
-    """Columns on very different scales, float32 and float64, a constant column, eps given."""
+    """Columns on very different scales, float32 and float64, a constant column, eps given,
+    and means far from 0 next to a small spread."""
     cases = []
     for shape, dtype in [((50, 4), np.float64), ((7, 1), np.float64), ((40, 6), np.float32)]:
         scale = 10.0 ** rng.uniform(-1, 3, size=shape[1])
@@ -123,6 +124,9 @@ def standardize_inputs(rng):
     cases.append({"x": constant, "eps": 1e-8})
     cases.append({"x": np.array([[0.0], [2e-4]]) + rng.normal(size=(1, 1)), "eps": 1e-8})
     cases.append({"x": rng.normal(2.0, 3.0, size=(5, 5)), "eps": 0.5})
+    # a million standard deviations from 0: E[x**2] - E[x]**2 loses the variance's digits
+    scale = 10.0 ** rng.uniform(-1, 3, size=3)
+    cases.append({"x": rng.normal(1e6 * scale, scale, size=(30, 3)), "eps": 1e-8})
     return cases
 
 
