@@ -47,9 +47,9 @@
 #   one neuron, one input per example, and `cache` the pair `(x, w)`;
 # * exercise 1, `check_dense_forward_batches`, also tested: float32 inputs give a float32
 #   output, and a square `w` (where a transposed `w` keeps the right shape);
-# * exercise 2, `check_compose_dense`, also tested: float32 weights give float32 results, a
-#   hidden layer narrower than the input, and square weights; only this cell runs, so
-#   `compose_dense` cannot call your `dense_forward`.
+# * exercise 2, `check_compose_dense`, also tested: float32 weights give float32 results, and
+#   square weights (where `w2 @ b1` has the right shape and the wrong numbers); only this cell
+#   runs, so `compose_dense` cannot call your `dense_forward`.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import matplotlib.pyplot as plt
