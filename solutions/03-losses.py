@@ -50,12 +50,12 @@
 # memory; code that needs more is stopped and scores zero for it. `dlcourse check --grader` on the
 # saved notebook shows the points the grader would give. Beyond the visible checks:
 #
-# * exercise 1, `check_mse_loss`, also tested: float32 inputs give a float32 `dpred`, 1-D and
-#   3-D arrays and a single element, and other pairs of shapes that must raise ValueError
-#   (`(3,)` with `(3, 1)`, `(2, 3)` with `(3, 2)`);
-# * exercise 2, `check_softmax_cross_entropy`, also tested: a batch of one example, two classes,
-#   as many examples as classes (where `logits[:, labels]` has the right shape and the wrong
-#   numbers), int32 labels, and float32 logits giving a float32 `dlogits`;
+# * exercise 1, `check_mse_loss`, also tested: float32 inputs give a float32 `dpred`, 3-D
+#   arrays and a single element, and other pairs of shapes that must raise ValueError (`(3,)`
+#   with `(3, 1)`, `(2, 3)` with `(3, 2)`);
+# * exercise 2, `check_softmax_cross_entropy`, also tested: as many examples as classes (where
+#   `logits[:, labels]` has the right shape and the wrong numbers), int32 labels, and float32
+#   logits giving a float32 `dlogits`;
 # * exercise 3, `check_softmax_cross_entropy_stable`, also tested: random logits in the
 #   thousands and tens of thousands, in float64 and in float32.
 
