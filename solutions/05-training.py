@@ -55,19 +55,19 @@
 # and scores zero for it. `dlcourse check --grader` on the saved notebook shows the points the
 # grader would give. Beyond the visible checks:
 #
-# * exercise 1, `check_minibatch_indices`, also tested: a large `n` that `batch_size` does
-#   not divide, one that it divides, fewer examples than one batch, and batches of one;
+# * exercise 1, `check_minibatch_indices`, also tested: a large `n` (more indices than a byte
+#   holds), an `n` that `batch_size` divides, fewer examples than one batch, and batches of one;
 # * exercise 2, `check_sgd_momentum_update`, also tested: float32 parameters keep float32,
-#   `momentum=0`, 1-D and 3-D parameters, and your inputs left unchanged at every step of a run;
-# * exercise 3, `check_adam_update`, also tested: float32 parameters keep float32, betas and
-#   `eps` other than the defaults, 30 steps of gradients whose size changes by orders of
-#   magnitude, and
-#   a zero gradient at `t=1` (a step of 0, not NaN);
+#   `momentum=0`, 3-D parameters, and your inputs left unchanged at every step of a run;
+# * exercise 3, `check_adam_update`, also tested: float32 parameters keep float32, betas other
+#   than the defaults, an `eps` other than the default where gradients are as small as it, 30
+#   steps of gradients whose size changes by orders of magnitude, and a zero gradient at `t=1`
+#   (a step of 0, not NaN);
 # * exercise 4, `check_train`, also tested: float64 as well as float32 parameters, a batch size
 #   that divides `n` and one larger than `n`, and the trained parameters (and, when the batch
 #   size divides `n`, the loss history) compared number by number with the same loop run with
-#   plain SGD, the same `seed` and the same shuffles; `train` runs with the course's
-#   `minibatch_indices` in place of yours.
+#   plain SGD, the same `seed` and the same shuffles. `train` runs there with the course's
+#   `minibatch_indices` in place of yours, so a mistake in yours costs exercise 1 only.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import matplotlib.pyplot as plt

@@ -247,6 +247,17 @@ def adam_inputs(rng):
             "eps": 1e-8,
         }
     )
+    # gradients near eps in size: there eps changes the step
+    cases.append(
+        {
+            "w0": rng.standard_normal(5),
+            "grads": 1e-4 * rng.standard_normal((4, 5)),
+            "lr": 0.01,
+            "beta1": 0.9,
+            "beta2": 0.999,
+            "eps": 1e-4,
+        }
+    )
     return cases
 
 
