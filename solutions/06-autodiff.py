@@ -52,10 +52,10 @@
 #
 # * exercise 1, `check_local_rules`, also tested: float32 inputs keep float32, 1-D and 3-D
 #   arrays, negative `b`, and `pow_backward` with `n` = 0.5 and -2 as well as 3;
-# * exercise 2, `check_backward`, also tested: each graph at other values, and a fifth graph
-#   in which one node feeds two paths that join again;
+# * exercise 2, `check_backward`, also tested: a fifth graph in which one node feeds two paths
+#   that join again, one of them much shorter than the other;
 # * exercise 3, `check_broadcast_add`, also tested: float32 inputs keep float32, a square batch
-#   plus a row, a scalar `b` of shape `()`, both inputs stretched at once, equal shapes, and a
+#   plus a row, a scalar `b` of shape `()`, both inputs of a 3-D sum stretched at once, and a
 #   `(1,)` input against a 3-D one;
 # * exercise 4, `check_matmul_backward`, also tested: float32 inputs keep float32, square
 #   matrices, a single row in `a`, and a single column in `b`.

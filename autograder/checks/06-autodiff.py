@@ -75,7 +75,7 @@ def _many_uses(a, b, c):
 def _two_outputs_joined(a, b, c):
     p = (a * c).exp()
     q = p * b + p * a
-    return q * p + c
+    return p * q + c  # p first: a depth-first search meets p by its short path first
 
 
 _GRAPHS = [_worked_example, _uneven_paths, _deep_chain, _many_uses, _two_outputs_joined]
