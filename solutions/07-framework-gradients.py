@@ -44,11 +44,11 @@
 # `dlcourse check --grader` on the saved notebook shows the points the grader would give. Beyond
 # the visible checks:
 #
-# * exercise 1, `check_softplus_backward`, also tested: float32 inputs keep float32, 1-D, 3-D
-#   and one-element arrays, and `x` = ±800, where the slope is 0 and 1 and a slope written as
+# * exercise 1, `check_softplus_backward`, also tested: float32 inputs keep float32, 3-D and
+#   one-element arrays, and `x` = ±800, where the slope is 0 and 1 and a slope written as
 #   `exp(x) / (1 + exp(x))` gives NaN;
-# * exercise 2, `check_gelu_backward`, also tested: float32 inputs keep float32, and 1-D, 3-D
-#   and one-element arrays.
+# * exercise 2, `check_gelu_backward`, also tested: float32 inputs keep float32, and 3-D and
+#   one-element arrays.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import os
