@@ -44,8 +44,7 @@
 # missing. NumPy's `np.broadcast_shapes` is a stub there: a `broadcast_shape` that calls it scores
 # zero for that exercise.
 # There each exercise may use 60 CPU seconds and 4 GB of memory; code that needs more is stopped
-# and scores zero for it. There each exercise may use 60 CPU seconds and 4 GB of memory; code that
-# needs more is stopped and scores zero for it. `dlcourse check --grader` on the saved notebook
+# and scores zero for it. `dlcourse check --grader` on the saved notebook
 # shows the points the grader would give. Beyond the visible checks:
 #
 # * exercise 1, `check_broadcast_shape`, also tested: a dozen random pairs that broadcast,

@@ -39,8 +39,7 @@
 # Keras, the course's autodiff and `dlcourse.gradcheck` cannot be imported while this
 # notebook is graded: plain NumPy is all you need.
 # There each exercise may use 20 CPU seconds and 4 GB of memory; code that needs more is stopped
-# and scores zero for it. There each exercise may use 20 CPU seconds and 4 GB of memory; code that
-# needs more is stopped and scores zero for it. `dlcourse check --grader` on the saved notebook
+# and scores zero for it. `dlcourse check --grader` on the saved notebook
 # shows the points the grader would give. Beyond the visible checks:
 #
 # * exercise 1, `check_dense_forward_by_hand`, also tested: a batch of one example, a layer of

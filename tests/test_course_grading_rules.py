@@ -101,6 +101,13 @@ def test_the_general_rules_are_stated(chapter):
         assert phrase in text, f"{stem}: the grading paragraph does not say {phrase!r}"
 
 
+def test_no_sentence_is_said_twice(chapter):
+    stem, text, _items, _exercises = parts(chapter)
+    sentences = [s.strip() for s in re.split(r"(?<=[.:;])\s+(?=[A-Z`])", text) if s.strip()]
+    repeated = sorted({s for s in sentences if sentences.count(s) > 1})
+    assert not repeated, f"{stem}: the grading paragraph says twice: {repeated}"
+
+
 def test_every_hidden_reference_is_named(chapter):
     stem, text, _items, exercises = parts(chapter)
     for exercise in exercises:
