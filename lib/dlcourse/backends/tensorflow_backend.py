@@ -32,6 +32,13 @@ A GPU is used when TensorFlow sees one (``device=None``); ``device="cpu"``
 keeps everything on the CPU. TensorFlow is told to grow its GPU memory as
 needed instead of taking all of it, so that it can share a GPU with PyTorch or
 JAX in the same notebook. TensorFlow is imported when the backend is created.
+
+Several devices: ``dlcourse.set_backend("tensorflow", data_parallel=N)`` trains
+data-parallel over N replicas of a ``tf.distribute.MirroredStrategy`` in this
+process: the GPUs when there are N, else N logical CPU devices (only before
+TensorFlow has started); every variable mirrored, each batch split over the
+replicas inside the step (see ``_tensorflow_mirrored``).
+``DataParallel("tensorflow", nproc=N)`` uses it.
 """
 
 import contextlib
@@ -61,8 +68,8 @@ def _import_tensorflow():
         tf = _tf
 
 
-def create(device=None):
-    return TensorFlowBackend(device=device)
+def create(device=None, data_parallel=None):
+    return TensorFlowBackend(device=device, data_parallel=data_parallel)
 
 
 def _device_name(device):
@@ -129,12 +136,22 @@ class TensorFlowBackend(Backend):
 
     name = "tensorflow"
 
-    def __init__(self, device=None):
-        super().__init__(device=device)
+    def __init__(self, device=None, data_parallel=None):
+        super().__init__(device=device, data_parallel=data_parallel)
         _import_tensorflow()
+        self.strategy = None
+        if data_parallel is not None:
+            from dlcourse.backends._tensorflow_mirrored import mirrored_strategy
+
+            self.strategy = mirrored_strategy(tf, data_parallel, device)
+            device = None  # the strategy places every replica's variables and ops
         self.device_name = _device_name(device)
 
     def describe(self):
+        if self.strategy is not None:
+            devices = self.strategy.extended.worker_devices
+            kind = "gpu" if "GPU" in devices[0].upper() else "cpu"
+            return f"tensorflow ({kind}, data parallel over {len(devices)} devices)"
         if self.device_name is not None:
             return f"tensorflow ({self.device_name.strip('/').split(':')[0].lower()})"
         return "tensorflow (gpu)" if tf.config.list_physical_devices("GPU") else "tensorflow (cpu)"
@@ -143,6 +160,10 @@ class TensorFlowBackend(Backend):
         if self.device_name is None:
             return contextlib.nullcontext()
         return tf.device(self.device_name)
+
+    def _creating(self):
+        """Where variables are made: mirrored on every replica, or on the backend's device."""
+        return self._on_device() if self.strategy is None else self.strategy.scope()
 
     # ------------------------------------------------------------------ arrays
     def asarray(self, x, dtype=None):
@@ -161,7 +182,7 @@ class TensorFlowBackend(Backend):
         return tf.cast(x, dtype)
 
     def variable(self, value, trainable=True):
-        with self._on_device():
+        with self._creating():
             return tf.Variable(value, trainable=trainable)
 
     def assign(self, variable, value):
@@ -172,7 +193,7 @@ class TensorFlowBackend(Backend):
         return self.variable(value, trainable=False)
 
     def seed_state(self, seed):
-        with self._on_device():
+        with self._creating():
             return tf.random.Generator.from_seed(int(seed))
 
     def batch_index(self, index):
@@ -314,8 +335,8 @@ class TensorFlowBackend(Backend):
 
         params = model.trainable_weights
         state = self._own_state(model)
-        rule = variable_rule(optimizer, params, tf)
-        with self._on_device():
+        with self._creating():  # the slots are mirrored like the weights they belong to
+            rule = variable_rule(optimizer, params, tf)
             lr = tf.Variable(optimizer.learning_rate, dtype=model.dtype, trainable=False)
         lr_now = [optimizer.learning_rate]
 
@@ -337,6 +358,10 @@ class TensorFlowBackend(Backend):
                 tf.cond(tf.math.is_finite(value), update, lambda: tf.constant(False))
                 return value, y_pred
 
+        if self.strategy is not None:
+            from dlcourse.backends._tensorflow_mirrored import make_replicated_step
+
+            train = make_replicated_step(self, model, loss, rule, lr, tf, _dense_grads)
         compiled = _Compiled(train)
 
         def step(x, y):
