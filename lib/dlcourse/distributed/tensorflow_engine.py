@@ -11,17 +11,19 @@ That split must happen before TensorFlow initialises its devices, which is
 why the training runs in a fresh subprocess (:func:`launch`), never in the
 caller's Python.
 
-Why the dlcourse model runs *as it is* here: on the ``tensorflow`` backend its
-weights are ``tf.Variable`` s and its forward pass is TensorFlow code. Built
-inside ``strategy.scope()``, each weight becomes a ``MirroredVariable`` (one
-copy per device), and the course's own update rules
-(``dlcourse.backends._tensorflow_optimizers``, the formulas of
-``dlcourse.functional``) create their slots mirrored too. The step, per replica:
+The model is the dlcourse model on the ``tensorflow`` backend with
+``data_parallel=nproc``: built inside the strategy's scope, each weight is a
+``MirroredVariable`` (one copy per device), the course's own update rules
+(``dlcourse.backends._tensorflow_optimizers``) create their slots mirrored
+too, and ``model.train_step()`` is the backend's replicated step
+(``dlcourse.backends._tensorflow_mirrored``, shared with
+``DataParallel("tensorflow")``). Per replica:
 
-1. forward and ``GradientTape`` on the replica's slice (a mean over its rows);
-2. ``all_reduce(MEAN)`` of the gradients -- the mean of equal-sized slices'
-   means is the mean over the global batch;
-3. ``merge_call`` + ``extended.update``: every replica applies the averaged
+1. forward and ``GradientTape`` on the replica's contiguous share of the
+   global batch (the rows rank r gets from the torch engine), its mean loss
+   weighted by its share of the rows;
+2. ``all_reduce(SUM)`` of those gradients: the mean over the global batch;
+3. ``merge_call`` + ``extended.update``: every replica applies the summed
    gradient to *its own* copy of the weights and slots.
 
 Nothing forces the copies to agree but the arithmetic, so checking that they
@@ -61,25 +63,6 @@ def launch(options, folder):
     return report.read_result(folder)
 
 
-def _devices(tf, options):
-    """The replicas' device names: the GPUs when there are enough, else logical CPUs."""
-    gpus = tf.config.list_physical_devices("GPU")
-    if options.device != "cpu" and gpus:
-        if len(gpus) < options.nproc:
-            raise ValueError(
-                f"nproc={options.nproc}: TensorFlow sees {len(gpus)} GPU(s); use --nproc "
-                f"{len(gpus)} or --device cpu for logical CPU devices."
-            )
-        return [f"/gpu:{i}" for i in range(options.nproc)]
-    if options.device == "cuda":
-        raise ValueError("device='cuda': TensorFlow sees no GPU here; use --device cpu.")
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(options.nproc)]
-    )
-    return [device.name for device in tf.config.list_logical_devices("CPU")][: options.nproc]
-
-
 def train_in_this_process(options, folder, started):
     """Set up the devices, train, and write the result (TensorFlow must not be started yet)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -87,57 +70,25 @@ def train_in_this_process(options, folder, started):
 
     if options.threads:  # shared by the replicas: logical devices are one process's threads
         tf.config.threading.set_intra_op_parallelism_threads(options.threads)
-    strategy = tf.distribute.MirroredStrategy(devices=_devices(tf, options))
-    return _train(tf, strategy, options, folder, started)
+    return _train(tf, options, folder, started)
 
 
-def _train(tf, strategy, options, folder, started):
+def _train(tf, options, folder, started):
     import dlcourse
-    from dlcourse import backends
-    from dlcourse.backends._tensorflow_optimizers import variable_rule
 
     x_train, y_train, x_test, y_test = opts.load_data(options)
-    with strategy.scope():  # every variable made in here is mirrored on each device
-        # no device pinning: the strategy places each replica's variables and ops
-        with dlcourse.backend("tensorflow"):
-            model = opts.build_model(options, x_train.shape[1])
-        params = model.trainable_weights
-        rule = variable_rule(model.optimizer, params, tf)
-    lr = tf.constant(options.lr, dtype=options.dtype)
+    # the GPUs when there are nproc of them, else nproc logical CPU devices
+    with dlcourse.backend("tensorflow", device=options.device, data_parallel=options.nproc):
+        model = opts.build_model(options, x_train.shape[1])
+    backend, strategy, params = model.backend, model.backend.strategy, model.trainable_weights
+    train_step = model.train_step()  # every replica reads its share of the global batch
 
-    def replica_step(x, y):
-        with backends.running(model.backend):
-            with tf.GradientTape() as tape:
-                loss = model.loss(y, model.call(x, True))
-            grads = tape.gradient(loss, params)
-        context = tf.distribute.get_replica_context()
-        grads = context.all_reduce(tf.distribute.ReduceOp.MEAN, grads)
-
-        def apply_on_every_replica(strategy, grads):
-            def apply(_, *replica_grads):  # runs once per device, on that device's copies
-                rule.apply(params, list(replica_grads), lr)
-                return tf.constant(0)
-
-            return strategy.extended.update(params[0], apply, args=tuple(grads), group=True)
-
-        context.merge_call(apply_on_every_replica, args=(grads,))
-        return loss
-
-    @tf.function
-    def step(x, y):
-        losses = strategy.run(replica_step, args=(x, y))
-        return strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
+    def step(order, s):
+        rows = order[s * options.batch_size : (s + 1) * options.batch_size]
+        return train_step(backend.asarray(x_train[rows]), backend.asarray(y_train[rows]))[0]
 
     steps = opts.steps_per_epoch(options, len(x_train))
     orders = opts.epoch_order(options, len(x_train), options.epochs)
-
-    def slices(order, s, array):
-        # replica r gets the rows rank r would get from torch: same shards on both engines
-        def for_replica(context):
-            rows = opts.shard(order, s, options, context.replica_id_in_sync_group)
-            return tf.constant(array[rows])
-
-        return strategy.experimental_distribute_values_from_function(for_replica)
 
     from tqdm.auto import tqdm
 
@@ -154,8 +105,7 @@ def _train(tf, strategy, options, folder, started):
             total = 0.0
             for s in range(steps):
                 opts.injected_failure(0, epoch * steps + s)
-                x, y = slices(order, s, x_train), slices(order, s, y_train)
-                total += float(step(x, y))
+                total += float(step(order, s))
                 progress.update(1)
             losses.append(total / steps)
     seconds = time.time() - t_train
