@@ -26,9 +26,11 @@ Your own compiled model, on your own NumPy data (see ``DataParallel``)::
 
     history = model.fit(x, y, epochs=5, batch_size=64, distribute=DataParallel("torch", nproc=2))
     history = model.fit(x, y, epochs=5, batch_size=64, distribute=DataParallel("jax", nproc=2))
+    history = model.fit(x, y, distribute=DataParallel("tensorflow", nproc=2))
 
 (torch: one process per rank, gloo's all-reduce; jax: one fresh process with
-N XLA devices on a ``jax.sharding.Mesh``, one jitted step for all.)
+N XLA devices on a ``jax.sharding.Mesh``, one jitted step for all;
+tensorflow: one fresh process, a ``MirroredStrategy`` over N logical CPU devices.)
 
 and from a shell, through that same ``fit``, a model saved with ``model.save``
 or a function that returns one: ``dlcourse train --engine torch --model

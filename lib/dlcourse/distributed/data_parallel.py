@@ -7,10 +7,12 @@
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, epochs=5, batch_size=64, distribute=DataParallel("torch", nproc=2))
     history = model.fit(x, y, epochs=5, batch_size=64, distribute=DataParallel("jax", nproc=2))
+    history = model.fit(x, y, epochs=5, batch_size=64,
+                        distribute=DataParallel("tensorflow", nproc=2))
 
 Any compiled dlcourse model (Sequential, Functional) with the loss, optimizer
 and metrics it was compiled with, on NumPy data, built on any backend.
-``batch_size`` is the global batch, cut into ``nproc`` shares each step. Two
+``batch_size`` is the global batch, cut into ``nproc`` shares each step. Three
 engines:
 
 - ``"torch"``: ``nproc`` processes; each takes its slice of the batch, and
@@ -29,8 +31,19 @@ engines:
   partitioned by XLA: metrics, batch-norm statistics and dropout masks are
   those of one process, and a batch that does not split evenly is padded
   inside the step, so any ``batch_size`` works.
+- ``"tensorflow"``: one fresh process with a ``tf.distribute.MirroredStrategy``
+  over ``nproc`` logical CPU devices: every variable (weights, the course's
+  optimizer slots) mirrored, one copy per device; in the step each replica
+  takes its contiguous share of the batch (as the torch engine's ranks),
+  the loss and gradients weighted by share are summed by the strategy's
+  ``all_reduce``, and every device applies the sum to its own copies
+  (``tensorflow_fit_worker``; the tensorflow backend's ``data_parallel``
+  option). The loop, the metrics and the validation are one-process ``fit``
+  on the tensorflow backend (the step hands back the whole batch's
+  predictions); batch norm normalises by each replica's rows and dropout
+  draws per replica, so a model with them does not match one process exactly.
 
-On both, one process on the same batches gives the same weights (to
+On all three, one process on the same batches gives the same weights (to
 rounding: float64, within 1e-10, asserted in the tests). The trained weights
 and the History come back into ``model``; if a process fails, ``model``
 keeps the weights it had, and ``WorkerFailed`` says which process and why.
@@ -69,18 +82,22 @@ from dlcourse.distributed import (
 
 __all__ = ["DataParallel"]
 
-ENGINES = ("torch", "jax")
+ENGINES = ("torch", "jax", "tensorflow")
+# the engines whose one process trains over nproc devices (the others: nproc processes)
+ONE_PROCESS = ("jax", "tensorflow")
 
 
 class DataParallel:
     """Data-parallel training on ``engine`` over ``nproc`` workers on this machine.
 
-    ``engine``: ``"torch"`` (``nproc`` processes, gloo's all-reduce) or
-    ``"jax"`` (one process, ``nproc`` XLA devices on a ``Mesh``, one jitted step).
+    ``engine``: ``"torch"`` (``nproc`` processes, gloo's all-reduce),
+    ``"jax"`` (one process, ``nproc`` XLA devices on a ``Mesh``, one jitted step)
+    or ``"tensorflow"`` (one process, a ``MirroredStrategy`` over ``nproc``
+    logical CPU devices).
     ``timeout``: seconds the whole run may take before every process is stopped.
     ``threads``: CPU threads per torch process (default: the cores shared out;
-    the jax engine's XLA runtime shares them out itself).
-    Give it to ``model.fit(..., distribute=DataParallel("jax", nproc=2))``.
+    the one process of jax or tensorflow shares them out among its devices itself).
+    Give it to ``model.fit(..., distribute=DataParallel("tensorflow", nproc=2))``.
     """
 
     def __init__(self, engine="torch", nproc=2, timeout=300.0, threads=None):
@@ -91,11 +108,11 @@ class DataParallel:
         for name, value in (("nproc", nproc), ("threads", threads or 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"DataParallel: {name} must be a positive int, got {value!r}.")
-        if engine == "jax" and threads is not None:
+        if engine in ONE_PROCESS and threads is not None:
             raise ValueError(
-                "DataParallel('jax'): threads is for the torch engine's processes; the jax "
-                "engine runs one process whose XLA runtime shares the cores out among its "
-                "devices itself. Leave threads unset."
+                f"DataParallel({engine!r}): threads is for the torch engine's processes; the "
+                f"{engine} engine runs one process whose runtime shares the cores out among "
+                "its devices itself. Leave threads unset."
             )
         if not (isinstance(timeout, (int, float)) and timeout > 0):
             raise ValueError(f"DataParallel: timeout must be positive seconds, got {timeout!r}.")
@@ -176,9 +193,9 @@ class DataParallel:
         job = {
             "custom_classes": model_transfer.custom_classes(model),
             "sys_path": [entry for entry in sys.path if entry],
-            # the jax engine's fit draws the orders itself, from the generator's state
+            # a one-process engine's fit draws the orders itself, from the generator's state
             "inputs": model_transfer.write_data(
-                folder, x, y, None if self.engine == "jax" else orders, validation
+                folder, x, y, None if self.engine in ONE_PROCESS else orders, validation
             ),
             "validation": validation is not None,
             "epochs": epochs,
@@ -205,11 +222,11 @@ class DataParallel:
                 on_poll=driver.poll,
             )
         except processes.WorkerFailed as err:
-            if self.engine != "jax":
+            if self.engine not in ONE_PROCESS:
                 raise
             # one process, N devices: "rank 0" is that process, not one of the devices
             raise processes.WorkerFailed(
-                f"DataParallel('jax', nproc={self.nproc}): the training process "
+                f"DataParallel({self.engine!r}, nproc={self.nproc}): the training process "
                 f"(one for all {self.nproc} devices) stopped; {err}",
                 rank=err.rank,
             ) from None
@@ -221,6 +238,10 @@ class DataParallel:
             from dlcourse.distributed import jax_fit_worker
 
             return jax_fit_worker.__name__, [jax_fit_worker.environment(self.nproc, folder)]
+        if self.engine == "tensorflow":
+            from dlcourse.distributed import tensorflow_fit_worker
+
+            return tensorflow_fit_worker.__name__, [tensorflow_fit_worker.environment(folder)]
         from dlcourse.distributed import fit_worker
         from dlcourse.distributed.torch_engine import loopback_environments
 
