@@ -300,3 +300,31 @@ def test_a_worker_that_hangs_is_stopped_at_the_timeout_and_named(data):
     for w, w0 in zip(model.get_weights(), before, strict=True):
         np.testing.assert_array_equal(w, w0)
     assert processes_mentioning(WORKER) == []
+
+
+def test_two_worker_processes_on_a_loopback_cluster_train_as_one_process_does(data):
+    """``workers="processes"``: MultiWorkerMirroredStrategy, TF_CONFIG on 127.0.0.1."""
+    x, y, validation = data
+    runs = []
+    for distribute in (DataParallel("tensorflow", nproc=2, workers="processes"), None):
+        model, recorder = classifier(), Recorder()  # an epoch callback: each epoch handed over
+        history = model.fit(
+            x, y, epochs=2, batch_size=32, validation_data=validation, verbose=0,
+            callbacks=[recorder], distribute=distribute,
+        )  # fmt: skip
+        runs.append((model, recorder, history))
+    (model, recorder, history), (twin, twin_recorder, expected) = runs
+    difference = largest_difference(model, twin)
+    print(f"2 worker processes vs one process: max |difference| {difference:.3g}")
+    assert difference < 1e-10
+    assert_same_history(history, expected)
+    assert recorder.calls == twin_recorder.calls
+    assert processes_mentioning(WORKER) == []
+
+
+def test_workers_is_an_option_of_the_tensorflow_engine_only():
+    with pytest.raises(ValueError, match=r"workers='processes' is not an option here.*unset"):
+        DataParallel("torch", nproc=2, workers="processes")
+    with pytest.raises(ValueError, match=r"workers='threads' is not an option here"):
+        DataParallel("tensorflow", nproc=2, workers="threads")
+    assert "workers='processes'" in repr(DataParallel("tensorflow", workers="processes"))

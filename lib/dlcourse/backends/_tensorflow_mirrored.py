@@ -9,6 +9,13 @@ real all-reduce without extra hardware. That split must happen before
 TensorFlow starts its runtime, which is why ``DataParallel("tensorflow")``
 and ``dlcourse train --engine tensorflow`` train in a fresh process.
 
+With ``multi_worker=True`` the replicas are processes instead, one per
+worker of the cluster that ``TF_CONFIG`` names (on one machine or several):
+``tf.distribute.MultiWorkerMirroredStrategy``, the same variables and the
+same step, the all-reduce going over the network between the processes.
+Every worker runs the same program on the same batches and reads its own
+share of each (``replica_id_in_sync_group`` counts across the workers).
+
 The train step (:func:`make_replicated_step`) is the one-process step, cut
 by replica. Each replica takes its contiguous share of the global batch (the
 rows ``np.array_split`` would give it, so a batch that does not divide
@@ -23,6 +30,8 @@ Batch norm normalises by each replica's own rows (as in ``tf.distribute``
 and the torch engine); its moving statistics are the replicas' weighted
 mean. Dropout draws from the layer's generator on every replica.
 """
+
+import os
 
 from dlcourse import backends
 
@@ -58,11 +67,25 @@ def replica_devices(tf, n, device=None):
     return [d.name for d in cpus[:n]]
 
 
-def mirrored_strategy(tf, n, device=None):
-    """A ``MirroredStrategy`` over ``n`` devices (see :func:`replica_devices`)."""
+def mirrored_strategy(tf, n, device=None, multi_worker=False):
+    """A ``MirroredStrategy`` over ``n`` devices (see :func:`replica_devices`), or, with
+    ``multi_worker``, a ``MultiWorkerMirroredStrategy`` over the ``n`` workers of ``TF_CONFIG``."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"data_parallel: expected a positive int (replicas), got {n!r}.")
-    return tf.distribute.MirroredStrategy(devices=replica_devices(tf, n, device))
+    if not multi_worker:
+        return tf.distribute.MirroredStrategy(devices=replica_devices(tf, n, device))
+    if "TF_CONFIG" not in os.environ:
+        raise ValueError(
+            "multi_worker=True: TF_CONFIG is not set; it names the cluster's workers and this "
+            'process\'s index (DataParallel("tensorflow", workers="processes") sets it).'
+        )
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    if strategy.num_replicas_in_sync != n:
+        raise ValueError(
+            f"data_parallel={n}: the cluster of TF_CONFIG has "
+            f"{strategy.num_replicas_in_sync} replicas; give data_parallel that number."
+        )
+    return strategy
 
 
 def apply_on_every_replica(tf, rule, params, grads, lr, finite=True, state=(), new_state=()):

@@ -37,8 +37,10 @@ Several devices: ``dlcourse.set_backend("tensorflow", data_parallel=N)`` trains
 data-parallel over N replicas of a ``tf.distribute.MirroredStrategy`` in this
 process: the GPUs when there are N, else N logical CPU devices (only before
 TensorFlow has started); every variable mirrored, each batch split over the
-replicas inside the step (see ``_tensorflow_mirrored``).
-``DataParallel("tensorflow", nproc=N)`` uses it.
+replicas inside the step (see ``_tensorflow_mirrored``). With
+``multi_worker=True`` as well, the N replicas are the N processes of the
+cluster that ``TF_CONFIG`` names (``MultiWorkerMirroredStrategy``), one each.
+``DataParallel("tensorflow", nproc=N)`` uses them.
 """
 
 import contextlib
@@ -68,8 +70,8 @@ def _import_tensorflow():
         tf = _tf
 
 
-def create(device=None, data_parallel=None):
-    return TensorFlowBackend(device=device, data_parallel=data_parallel)
+def create(device=None, data_parallel=None, multi_worker=False):
+    return TensorFlowBackend(device=device, data_parallel=data_parallel, multi_worker=multi_worker)
 
 
 def _device_name(device):
@@ -136,14 +138,16 @@ class TensorFlowBackend(Backend):
 
     name = "tensorflow"
 
-    def __init__(self, device=None, data_parallel=None):
-        super().__init__(device=device, data_parallel=data_parallel)
+    def __init__(self, device=None, data_parallel=None, multi_worker=False):
+        super().__init__(device=device, data_parallel=data_parallel, multi_worker=multi_worker)
         _import_tensorflow()
         self.strategy = None
+        if multi_worker and data_parallel is None:
+            raise ValueError("multi_worker=True: give data_parallel=N, the cluster's workers.")
         if data_parallel is not None:
             from dlcourse.backends._tensorflow_mirrored import mirrored_strategy
 
-            self.strategy = mirrored_strategy(tf, data_parallel, device)
+            self.strategy = mirrored_strategy(tf, data_parallel, device, multi_worker)
             device = None  # the strategy places every replica's variables and ops
         self.device_name = _device_name(device)
 
@@ -151,6 +155,9 @@ class TensorFlowBackend(Backend):
         if self.strategy is not None:
             devices = self.strategy.extended.worker_devices
             kind = "gpu" if "GPU" in devices[0].upper() else "cpu"
+            if self.options["multi_worker"]:
+                replicas = self.strategy.num_replicas_in_sync
+                return f"tensorflow ({kind}, data parallel over {replicas} worker processes)"
             return f"tensorflow ({kind}, data parallel over {len(devices)} devices)"
         if self.device_name is not None:
             return f"tensorflow ({self.device_name.strip('/').split(':')[0].lower()})"

@@ -42,6 +42,10 @@ engines:
   on the tensorflow backend (the step hands back the whole batch's
   predictions); batch norm normalises by each replica's rows and dropout
   draws per replica, so a model with them does not match one process exactly.
+  ``workers="processes"``: ``nproc`` processes instead, one replica each, a
+  ``MultiWorkerMirroredStrategy`` over a ``TF_CONFIG`` cluster on free
+  loopback ports -- the path that spans machines, run on this one; the same
+  step, the all-reduce between the processes.
 
 On all three, one process on the same batches gives the same weights (to
 rounding: float64, within 1e-10, asserted in the tests). The trained weights
@@ -93,14 +97,15 @@ class DataParallel:
     ``engine``: ``"torch"`` (``nproc`` processes, gloo's all-reduce),
     ``"jax"`` (one process, ``nproc`` XLA devices on a ``Mesh``, one jitted step)
     or ``"tensorflow"`` (one process, a ``MirroredStrategy`` over ``nproc``
-    logical CPU devices).
+    logical CPU devices; with ``workers="processes"``, ``nproc`` processes and a
+    ``MultiWorkerMirroredStrategy`` over a loopback ``TF_CONFIG`` cluster).
     ``timeout``: seconds the whole run may take before every process is stopped.
     ``threads``: CPU threads per torch process (default: the cores shared out;
     the one process of jax or tensorflow shares them out among its devices itself).
     Give it to ``model.fit(..., distribute=DataParallel("tensorflow", nproc=2))``.
     """
 
-    def __init__(self, engine="torch", nproc=2, timeout=300.0, threads=None):
+    def __init__(self, engine="torch", nproc=2, timeout=300.0, threads=None, workers=None):
         if engine not in ENGINES:
             raise ValueError(
                 f"DataParallel: engine {engine!r} is not available yet; expected one of {ENGINES}."
@@ -114,12 +119,28 @@ class DataParallel:
                 f"{engine} engine runs one process whose runtime shares the cores out among "
                 "its devices itself. Leave threads unset."
             )
+        if workers not in (None, "devices", "processes") or (
+            workers is not None and engine != "tensorflow"
+        ):
+            raise ValueError(
+                f"DataParallel({engine!r}): workers={workers!r} is not an option here; "
+                "workers='devices' (the default) or 'processes' choose how the tensorflow "
+                "engine's replicas run. Leave workers unset for the other engines."
+            )
+        self.workers = workers or "devices"
         if not (isinstance(timeout, (int, float)) and timeout > 0):
             raise ValueError(f"DataParallel: timeout must be positive seconds, got {timeout!r}.")
         self.engine, self.nproc, self.timeout, self.threads = engine, nproc, timeout, threads
 
     def __repr__(self):
+        if self.workers == "processes":
+            return f"DataParallel({self.engine!r}, nproc={self.nproc}, workers='processes')"
         return f"DataParallel({self.engine!r}, nproc={self.nproc})"
+
+    @property
+    def _one_process(self):
+        """Whether one process trains over all ``nproc`` devices (its failure is the run's)."""
+        return self.engine in ONE_PROCESS and self.workers == "devices"
 
     def fit(
         self,
@@ -205,6 +226,7 @@ class DataParallel:
             "sync": driver.sync,
             "nproc": self.nproc,
             "shuffle_state": shuffle_state,
+            "workers": self.workers,
         }
         model_transfer.write_model(model, folder)
         module, envs = self._workers(folder)
@@ -222,7 +244,7 @@ class DataParallel:
                 on_poll=driver.poll,
             )
         except processes.WorkerFailed as err:
-            if self.engine not in ONE_PROCESS:
+            if not self._one_process:
                 raise
             # one process, N devices: "rank 0" is that process, not one of the devices
             raise processes.WorkerFailed(
@@ -241,6 +263,9 @@ class DataParallel:
         if self.engine == "tensorflow":
             from dlcourse.distributed import tensorflow_fit_worker
 
+            if self.workers == "processes":
+                envs = tensorflow_fit_worker.cluster_environments(self.nproc, folder)
+                return tensorflow_fit_worker.__name__, envs
             return tensorflow_fit_worker.__name__, [tensorflow_fit_worker.environment(folder)]
         from dlcourse.distributed import fit_worker
         from dlcourse.distributed.torch_engine import loopback_environments

@@ -9,14 +9,22 @@ the ``tensorflow`` backend with ``data_parallel=nproc``
 batch split over the replicas, the gradients all-reduced, every device
 applying them to its own copies) and trained by one-process ``fit``
 (``device_fit``).
+
+``workers="processes"``: ``nproc`` such processes instead, one replica each,
+meeting on free loopback ports named in ``TF_CONFIG``
+(:func:`cluster_environments`), each on the backend's ``multi_worker``
+option (``MultiWorkerMirroredStrategy``) -- the path that spans machines,
+run on one.
 """
 
+import json
 import os
+import socket
 import sys
 
 from dlcourse.distributed import device_fit, fit_job
 
-__all__ = ["environment", "train"]
+__all__ = ["cluster_environments", "environment", "train"]
 
 
 def environment(folder):
@@ -28,9 +36,40 @@ def environment(folder):
     }
 
 
+def _free_ports(n):
+    """``n`` distinct ports the OS says are free now (free again once the sockets close)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def cluster_environments(nproc, folder):
+    """Each of ``nproc`` worker processes' environment: its rank and a loopback ``TF_CONFIG``."""
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(nproc)]
+    return [
+        {
+            **environment(folder),
+            "RANK": str(rank),
+            "TF_CONFIG": json.dumps(
+                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": rank}}
+            ),
+        }
+        for rank in range(nproc)
+    ]
+
+
 def train(job, folder):
-    """Fit the job's model over ``job["nproc"]`` logical CPU devices; leave the weights."""
-    device_fit.fit_on_devices(job, folder, "tensorflow")
+    """Fit the job's model over ``job["nproc"]`` replicas (devices or processes)."""
+    if job.get("workers") == "processes":
+        rank = int(os.environ["RANK"])
+        device_fit.fit_on_devices(job, folder, "tensorflow", rank=rank, multi_worker=True)
+    else:
+        device_fit.fit_on_devices(job, folder, "tensorflow")
 
 
 if __name__ == "__main__":
