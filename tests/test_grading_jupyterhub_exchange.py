@@ -54,23 +54,35 @@ def _as_user(user, home, command, cwd, wrap):
     return subprocess.run(line, capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
+def _outermost_closed(path):
+    """The outermost folder above ``path`` that other users may not enter, or None."""
+    closed = [p for p in path.parents if p != Path("/") and not p.stat().st_mode & 0o001]
+    return closed[-1] if closed else None
+
+
 def _wrapper():
     """[] when other users can run this Python, else a bubblewrap view that lets them; or skip."""
     probe = [str(VENV_BIN / "python"), "-c", "import nbgrader, dlcourse"]
     if _as_user("nobody", "/", probe, "/", []).returncode == 0:
         return []
-    prefix = Path(sys.base_prefix).resolve()
-    hidden = None  # the outermost folder that other users may not enter
-    for parent in prefix.parents:
-        if parent != Path("/") and not parent.stat().st_mode & 0o001:
-            hidden = parent
-    if shutil.which("bwrap") is None or hidden is None:
+    if shutil.which("bwrap") is None:
         pytest.skip("other users cannot run this Python environment, and bubblewrap is missing")
-    wrap = ["bwrap", "--dev-bind", "/", "/", "--perms", "0755", "--tmpfs", str(hidden)]
-    shown = hidden / prefix.relative_to(hidden).parts[0]  # its folders keep their own modes
-    wrap += ["--ro-bind", str(shown), str(shown)]
+    wrap = ["bwrap", "--dev-bind", "/", "/"]
+    # the Python installation, the venv and this checkout (a clean clone may sit in a
+    # private temporary folder): each outermost folder others may not enter is shown
+    # empty but for the one entry on the way
+    shown = {}  # closed folder -> the entries in it to show
+    for needed in (Path(sys.base_prefix), VENV_BIN, Path(__file__).parent):
+        needed = needed.resolve()
+        hidden = _outermost_closed(needed)
+        if hidden is not None:
+            shown.setdefault(hidden, set()).add(hidden / needed.relative_to(hidden).parts[0])
+    for hidden, entries in shown.items():
+        wrap += ["--perms", "0755", "--tmpfs", str(hidden)]
+        for entry in sorted(entries):
+            wrap += ["--ro-bind", str(entry), str(entry)]
     if _as_user("nobody", "/", probe, "/", wrap).returncode != 0:
-        pytest.skip(f"other users cannot run this Python environment (under {hidden})")
+        pytest.skip(f"other users cannot run this Python environment (under {list(shown)})")
     return wrap
 
 
