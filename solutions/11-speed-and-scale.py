@@ -28,12 +28,13 @@
 # 6. training data-parallel on several processes with `dlcourse train`, and how the same
 #    command runs on several machines.
 #
-# **This notebook is worth 5 points**:
+# **This notebook is worth 8 points**:
 #
 # | exercise | you write | points |
 # |---|---|---|
 # | 1 | `dense_training_flops(sizes, batch)`: the work of one training step | 3 |
 # | 2 | `ring_allreduce_bytes(n_params, workers)`: the traffic of data-parallel training | 2 |
+# | 3 | `ring_allreduce(tensor, rank, world_size)`: the ring itself, on `torch.distributed` | 3 |
 #
 # **About the figures.** Every time here is measured while the notebook runs, with few
 # repetitions to keep it under a minute, on whatever else the machine is doing at the same
@@ -55,7 +56,13 @@
 #   up to 2,000 units with batches up to 1,024;
 # * exercise 2, `check_ring_allreduce_bytes`, also tested: 8 workers with 2-byte values, and
 #   random gradients of up to 50 million values over 2 to 128 workers, with 1, 2, 4 or 8 bytes
-#   per value.
+#   per value;
+# * exercise 3, `check_ring_allreduce`, also tested: 2 and 3 ranks on random float64 tensors of
+#   lengths that do and do not divide by the number of ranks, fewer values than ranks, and up
+#   to 5,000 values. The grader cannot start processes, so its ranks are threads of one process
+#   whose `dist` offers `send`, `recv`, `isend` and `irecv` with gloo's meaning (a send waits for
+#   the matching receive); a collective such as `dist.all_reduce` raises there and scores zero,
+#   and a deadlock is named with what every rank waits for.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import json
@@ -622,6 +629,92 @@ print("ring_allreduce_bytes: all visible checks passed.")
 check_ring(1_000, 8, bytes_per_value=2)  # float16 gradients
 check_ring(7, 3, bytes_per_value=8)
 check_ring(25_000_000, 64)  # a ResNet-50-sized gradient on 64 GPUs
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 3 (3 points): `ring_allreduce`, for real
+#
+# Now write the ring itself, on `torch.distributed`. Every rank runs the same function on its
+# own tensor; when it returns, every rank must hold the sum of all the ranks' tensors (what
+# `dist.all_reduce` gives). Use only the point-to-point calls: `dist.send(tensor, dst)` and
+# `dist.recv(tensor, src)`, or their asynchronous forms `dist.isend` and `dist.irecv`, which
+# return a request whose `wait()` finishes the transfer. The collectives (`all_reduce`,
+# `reduce_scatter`, `all_gather`, `broadcast`, ...) are off limits: they would do the work.
+#
+# Cut the tensor into `world_size` chunks with `torch.tensor_split(tensor, world_size)`: its
+# chunks are views, so adding into a chunk changes the tensor, and when the length does not
+# divide, the first chunks are one value longer. Rank $r$ sends to rank $r + 1$ and receives
+# from rank $r - 1$ (around the ring, modulo `world_size`).
+#
+# * **Reduce-scatter**, `world_size - 1` rounds: in round $s$, rank $r$ sends chunk
+#   $(r - s) \bmod n$ and adds what it receives into chunk $(r - s - 1) \bmod n$. Afterwards
+#   rank $r$ holds the full sum of chunk $(r + 1) \bmod n$.
+# * **All-gather**, `world_size - 1` more rounds: in round $s$, rank $r$ sends chunk
+#   $(r - s + 1) \bmod n$, the one it has just finished, and *copies* what it receives into
+#   chunk $(r - s) \bmod n$.
+#
+# One trap: `dist.send` blocks until the neighbour has posted the matching receive. If every
+# rank first sends and then receives, every rank waits in its send and nobody ever receives: a
+# deadlock. Start the send with `dist.isend`, receive, then `wait()` on the send.
+#
+# The check below starts 2 and then 3 real processes (gloo, on this machine's loopback
+# address 127.0.0.1), gives each a random float64 tensor whose length does not divide by the
+# number of ranks, runs your function in every one, and compares with `dist.all_reduce`. The
+# processes are forked from this notebook, so they already have your function.
+
+
+# %% nbgrader={"grade": false, "grade_id": "torch_distributed", "locked": true, "schema_version": 3, "solution": false}
+import torch
+import torch.distributed as dist
+
+
+# %% nbgrader={"grade": false, "grade_id": "ring_allreduce", "locked": false, "schema_version": 3, "solution": true}
+def ring_allreduce(tensor, rank, world_size):
+    """Sum ``tensor`` over all ranks in place with a ring of sends and receives; return it.
+
+    tensor: this rank's 1-d tensor (the same length on every rank); rank: this process's
+    rank, 0 to world_size - 1. Reduce-scatter over world_size chunks, then all-gather.
+    """
+    ### BEGIN SOLUTION
+    chunks = torch.tensor_split(tensor, world_size)
+    right, left = (rank + 1) % world_size, (rank - 1) % world_size
+    for step in range(world_size - 1):  # reduce-scatter: add the neighbour's partial sums
+        outgoing, incoming = (rank - step) % world_size, (rank - step - 1) % world_size
+        received = torch.empty_like(chunks[incoming])
+        sending = dist.isend(chunks[outgoing].clone(), right)
+        dist.recv(received, left)
+        sending.wait()
+        chunks[incoming].add_(received)
+    for step in range(world_size - 1):  # all-gather: pass the finished chunks around
+        outgoing, incoming = (rank - step + 1) % world_size, (rank - step) % world_size
+        sending = dist.isend(chunks[outgoing].clone(), right)
+        dist.recv(chunks[incoming], left)
+        sending.wait()
+    return tensor
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "check_ring_allreduce", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+from dlcourse.distributed.ring_processes import explain_gloo_run, run_on_gloo
+
+
+def check_ring_allreduce(world_size, length, seed=0):
+    """Run ring_allreduce on world_size gloo processes; say what went wrong, rank by rank."""
+    reports = run_on_gloo(ring_allreduce, world_size, length, seed=seed, timeout_s=8)
+    problem = explain_gloo_run(reports)
+    assert problem is None, f"ring_allreduce on {world_size} processes: {problem}"
+    for report in reports:  # the sum we expect is the one the real engine computes
+        assert np.allclose(report["result"], report["reference"], rtol=1e-12, atol=1e-12), (
+            f"rank {report['rank']}: the result differs from dist.all_reduce's"
+        )
+
+
+check_ring_allreduce(2, 7)  # 7 values: chunks of 4 and 3
+check_ring_allreduce(3, 10)  # chunks of 4, 3 and 3
+print("ring_allreduce: every rank holds dist.all_reduce's sum, on 2 and on 3 processes.")
+### BEGIN HIDDEN TESTS
+check_ring_allreduce(3, 2, seed=1)  # fewer values than ranks: one chunk is empty
+check_ring_allreduce(2, 1000, seed=2)
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -1,14 +1,22 @@
 """Out-of-kernel checks of chapter 11, "Speed and scale" (see dlcourse.grading.spec).
 
-Both exercises are formulas: the expected numbers are written out here, from
-the definitions in the notebook, and the benchmark's own FLOP counter is
-hidden so that ``dense_training_flops`` cannot simply call it. Numbers may
-reach the sandbox as 0-d arrays, so the drivers turn them back into Python
-numbers (and the layer sizes into a list of ints) before calling.
+The first two exercises are formulas: the expected numbers are written out
+here, from the definitions in the notebook, and the benchmark's own FLOP
+counter is hidden so that ``dense_training_flops`` cannot simply call it.
+Numbers may reach the sandbox as 0-d arrays, so the drivers turn them back into
+Python numbers (and the layer sizes into a list of ints) before calling.
+
+The third, ``ring_allreduce``, needs several ranks, and the sandbox may start
+no process and open no socket: its driver runs the ranks as threads
+(``dlcourse.distributed.ring_threads``), whose ``dist`` has only the
+point-to-point calls, with gloo's meaning, and refuses every collective. The
+expected answer, on every rank, is the sum of all the ranks' tensors; a wrong
+one is explained chunk by chunk (``dlcourse.distributed.ring_feedback``).
 """
 
 import numpy as np
 
+from dlcourse.distributed.ring_feedback import explain_ring_result
 from dlcourse.grading import Exercise
 
 FLOPS_DRIVER = """
@@ -19,6 +27,19 @@ def _flops(sizes, batch):
 RING_DRIVER = """
 def _ring(n_params, workers, bytes_per_value):
     return float(ring_allreduce_bytes(int(n_params), int(workers), int(bytes_per_value)))
+"""
+
+# torch is imported on the call, not by the driver: the build's leak test runs drivers
+# with the heavy frameworks made unimportable.
+ALLREDUCE_DRIVER = """
+def _allreduce(tensors):
+    import torch as _torch
+
+    from dlcourse.distributed.ring_threads import run_ranks as _run_ranks
+
+    inputs = [_torch.tensor(row, dtype=_torch.float64) for row in tensors]
+    results = _run_ranks(ring_allreduce, inputs, timeout_s=5.0)
+    return [_torch.as_tensor(r).detach().to(_torch.float64).numpy() for r in results]
 """
 
 
@@ -65,6 +86,25 @@ def ring_expected(n_params, workers, bytes_per_value):
     return np.asarray(2 * (int(workers) - 1) / int(workers) * size)
 
 
+def allreduce_inputs(rng):
+    """2 and 3 ranks: lengths that divide and that do not, fewer values than ranks, longer."""
+    shapes = [(2, 7), (3, 10), (3, 9), (3, 2), (2, 1)]
+    shapes += [(2, int(rng.integers(100, 5000))), (3, int(rng.integers(100, 5000)))]
+    return [{"tensors": rng.standard_normal(shape)} for shape in shapes]
+
+
+def allreduce_expected(tensors):
+    """Every rank holds the sum over the ranks."""
+    return [np.sum(tensors, axis=0) for _ in tensors]
+
+
+def allreduce_compare(got, expected, case):
+    """None when every rank holds the sum; otherwise which rank's chunk is wrong, and why."""
+    if len(got) != len(case["tensors"]):
+        return f"expected one result per rank ({len(case['tensors'])}), got {len(got)}"
+    return explain_ring_result(list(case["tensors"]), list(got))
+
+
 EXERCISES = [
     Exercise(
         grade_id="check_dense_training_flops",
@@ -85,5 +125,15 @@ EXERCISES = [
         call="_ring(n_params, workers, bytes_per_value)",
         expected=ring_expected,
         inputs=ring_inputs,
+    ),
+    Exercise(
+        grade_id="check_ring_allreduce",
+        setup=("setup", "torch_distributed"),  # torch is imported before the student's code
+        solution=("ring_allreduce",),
+        driver=ALLREDUCE_DRIVER,
+        call="_allreduce(tensors)",
+        expected=allreduce_expected,
+        inputs=allreduce_inputs,
+        compare=allreduce_compare,
     ),
 ]
