@@ -39,6 +39,9 @@ __all__ = [
     "embedding",
     "equal",
     "exp",
+    "fused_attention",
+    "fused_layer_norm",
+    "fused_recurrence",
     "log",
     "log_softmax",
     "matmul",
@@ -275,6 +278,27 @@ def scan(step, init, xs):
 def stop_gradient(x):
     """``x`` treated as a constant: no gradient flows back through it."""
     return current().stop_gradient(x)
+
+
+# ------------------------------------------------------ fused layers (optional)
+# A backend may run a whole layer's math as one routine of its library; where it
+# has none (or not for these options), these return None and the layer computes
+# with the ops above. See ``dlcourse.backends.base`` for the exact contracts.
+
+
+def fused_recurrence(kind, x, states, kernel, recurrent_kernel, bias):
+    """``(hs, finals)`` of a "lstm", "gru" or "simple_rnn" layer in one routine, or None."""
+    return current().fused_recurrence(kind, x, states, kernel, recurrent_kernel, bias)
+
+
+def fused_attention(q, k, v, scale, mask=None):
+    """``softmax(q k^T * scale) v`` (mask: NumPy bool (Tq, Tk)) in one routine, or None."""
+    return current().fused_attention(q, k, v, scale, mask)
+
+
+def fused_layer_norm(x, gamma, beta, epsilon):
+    """Layer normalization over the last axis in one routine, or None."""
+    return current().fused_layer_norm(x, gamma, beta, epsilon)
 
 
 # --------------------------------------------------------------------- losses

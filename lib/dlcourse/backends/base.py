@@ -263,6 +263,42 @@ class Backend:
             for k in range(len(carry))
         )
 
+    # ------------------------------------------------- fused layers (optional)
+    # A layer asks for these first and, given None, computes with the ops above.
+    # A backend overrides one where its library runs the same math as one routine
+    # (fewer small ops, a backward written in C++), and returns None for the
+    # options that routine does not cover.
+
+    def fused_recurrence(self, kind, x, states, kernel, recurrent_kernel, bias):
+        """A whole recurrent layer in one routine: ``(hs, finals)``, or None.
+
+        ``kind`` names the recurrence of ``dlcourse.nn``'s layers: ``"lstm"``
+        (gates i, f, g, o), ``"gru"`` (gates z, r, h, Keras's ``reset_after``,
+        ``bias`` (2, 3*units)) or ``"simple_rnn"`` (tanh); the weights are the
+        layer's, in Keras's layout. ``x`` is (batch, steps, features) and
+        ``states`` the initial states, a list (``[h]``, LSTM ``[h, c]``) of
+        (batch, units) arrays, or None for zeros. ``hs`` is every step's h
+        (batch, steps, units), ``finals`` the list of the last states.
+        """
+        return None
+
+    def fused_attention(self, q, k, v, scale, mask=None):
+        """``softmax(q k^T * scale) v`` per head in one routine, or None.
+
+        ``q`` (batch, heads, Tq, d), ``k`` (batch, heads, Tk, d), ``v`` (batch,
+        heads, Tk, dv); ``mask``: None, or a NumPy bool array (Tq, Tk), True where
+        a query may attend to a key (a hidden pair weighs exactly 0).
+        """
+        return None
+
+    def fused_layer_norm(self, x, gamma, beta, epsilon):
+        """Layer normalization over the last axis in one routine, or None.
+
+        ``(x - mean) / sqrt(var + epsilon)`` (biased variance) times ``gamma``
+        plus ``beta``; either may be None (no scale, no shift).
+        """
+        return None
+
     # ------------------------------------------------------- losses (composite)
     def sparse_categorical_crossentropy(self, labels, y_pred, from_logits=False, eps=1e-7):
         """Mean over the batch of -log p[label]; ``labels`` (N,) integer classes."""

@@ -7,12 +7,17 @@ PyTorch tutorial writes: clear the gradients, run the layers, ``backward()``,
 rules are the ones ``dlcourse.functional`` writes by hand. Where PyTorch has a
 fused routine for the same math (``addmm`` for a dense layer, ``cross_entropy``
 for softmax + log-likelihood) the op uses it: same numbers, less overhead.
+Whole layers too: an LSTM, GRU or SimpleRNN runs as ``torch.lstm``,
+``torch.gru`` or ``torch.rnn_tanh`` (every step in C++), attention as
+``scaled_dot_product_attention``, layer norm as ``layer_norm`` (see
+``_torch_fused``), with the layers' own weights.
 
 PyTorch is imported when the backend is created, not when this module is.
 """
 
 import math
 
+from dlcourse.backends import _torch_fused as fused
 from dlcourse.backends.base import Backend
 
 __all__ = ["TorchBackend", "create"]
@@ -193,6 +198,16 @@ class TorchBackend(Backend):
             carry = tuple(step(carry, x_t))
             history.append(carry)
         return tuple(torch.stack([c[k] for c in history], 0) for k in range(len(carry)))
+
+    def fused_recurrence(self, kind, x, states, kernel, recurrent_kernel, bias):
+        # torch.lstm & co.: every step, forward and backward, in C++ (no Python loop)
+        return fused.recurrence(kind, x, states, kernel, recurrent_kernel, bias)
+
+    def fused_attention(self, q, k, v, scale, mask=None):
+        return fused.attention(q, k, v, scale, mask)
+
+    def fused_layer_norm(self, x, gamma, beta, epsilon):
+        return fused.layer_norm(x, gamma, beta, epsilon)
 
     def embedding(self, ids, table):
         return F.embedding(ids, table)

@@ -5,7 +5,9 @@ Each of ``num_heads`` heads projects the query, key and value sequences
 step, attends with scaled dot products (``softmax(q k^T / sqrt(key_dim)) v``),
 and the heads' results, side by side, are projected back to the query's
 width. ``use_causal_mask=True`` lets step t attend to steps <= t only (a
-decoder, a GPT block). The ``manual`` backend runs
+decoder, a GPT block). A backend with attention as one routine runs that
+when nothing needs the weights (``ops.fused_attention``: PyTorch's
+``scaled_dot_product_attention`` on the torch backend). The ``manual`` backend runs
 ``dlcourse.functional.attention`` for the attention itself and writes the
 projections' derivatives here.
 
@@ -215,22 +217,31 @@ class MultiHeadAttention(Layer):
         y = ops.reshape(y, (-1, x.shape[1], self.num_heads, dim))
         return ops.transpose(y, (0, 2, 1, 3))
 
+    def _weights(self, q, k, scale, mask, given):
+        """The attention weights (batch, heads, Tq, Tk), with ops."""
+        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) * scale
+        if mask is not None:
+            hidden = np.full(mask.shape, -np.inf, dtype=self._dtype())  # weight exp(-inf) = 0
+            scores = ops.where(ops.convert_to_tensor(mask), scores, ops.convert_to_tensor(hidden))
+        if given is not None:  # Keras's way: -1e9 where the mask is 0
+            given = ops.reshape(ops.cast(given, self._dtype()), (-1, 1, *given.shape[1:]))
+            scores = scores + (given - 1.0) * HIDDEN
+        return ops.softmax(scores, axis=-1)
+
     def call(self, x, training=False):
         query, value, key = self._unpack(x)
         q = self._heads(query, "query", self.key_dim)
         k = self._heads(key, "key", self.key_dim)
         v = self._heads(value, "value", self.value_dim)
-        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) * (1.0 / math.sqrt(self.key_dim))
-        if self.use_causal_mask:
-            mask = self._mask(query.shape[1], key.shape[1])
-            hidden = np.full(mask.shape, -np.inf, dtype=self._dtype())  # weight exp(-inf) = 0
-            scores = ops.where(ops.convert_to_tensor(mask), scores, ops.convert_to_tensor(hidden))
+        scale = 1.0 / math.sqrt(self.key_dim)
+        mask = self._mask(query.shape[1], key.shape[1]) if self.use_causal_mask else None
         given = self._attention_mask(x)
-        if given is not None:  # Keras's way: -1e9 where the mask is 0
-            given = ops.reshape(ops.cast(given, self._dtype()), (-1, 1, *given.shape[1:]))
-            scores = scores + (given - 1.0) * HIDDEN
-        weights = ops.softmax(scores, axis=-1)
-        attended = ops.matmul(weights, v)  # (batch, heads, Tq, value_dim)
+        weights = attended = None
+        if given is None and not self.return_attention_scores:  # the weights stay inside
+            attended = ops.fused_attention(q, k, v, scale, mask)  # None: no such routine
+        if attended is None:
+            weights = self._weights(q, k, scale, mask, given)
+            attended = ops.matmul(weights, v)  # (batch, heads, Tq, value_dim)
         merged = ops.reshape(
             ops.transpose(attended, (0, 2, 1, 3)),
             (-1, query.shape[1], self.num_heads * self.value_dim),

@@ -4,6 +4,8 @@ Input (batch, steps, features), channels last. Each layer computes every
 step's input term at once (one product ``x @ kernel + bias``), then runs the
 recurrence with ``ops.scan``: a Python loop on eager backends, the library's
 own loop (``jax.lax.scan``, ``tf.scan``, ``pytensor.scan``) on compiled ones.
+A backend whose library has the whole recurrence as one routine runs that
+instead (``ops.fused_recurrence``: ``torch.lstm`` on the torch backend).
 The ``manual`` backend runs the hand-written passes of
 ``dlcourse.functional`` (``rnn``, ``lstm``, ``gru``) instead, backpropagation
 through time included.
@@ -126,11 +128,30 @@ class _Recurrent(Layer):
 
     def call(self, x, training=False):
         x, given = self._split_inputs(x)
+        fused = self._fused(x, given)
+        if fused is not None:  # the backend's own routine for this recurrence
+            hs, last = fused
+            out = hs if self.return_sequences else last[0]
+            return [out, *last] if self.return_state else out
         xs = self._input_terms(x, self._input_bias())
         states = ops.scan(self._step, self._initial_states(xs, given), xs)  # (steps, batch, units)
         last = [s[-1] for s in states]
         out = ops.transpose(states[0], (1, 0, 2)) if self.return_sequences else last[0]
         return [out, *last] if self.return_state else out
+
+    def _fused(self, x, given):
+        """The whole recurrence as one routine of the backend (torch.lstm), or None.
+
+        Only for the steps this module writes: a subclass with a ``_step`` of its
+        own runs that step (the class that defines the step names its routine).
+        """
+        owner = next(c for c in type(self).__mro__ if "_step" in vars(c))
+        kind = vars(owner).get("fused_kind")
+        if kind is None:
+            return None
+        return ops.fused_recurrence(
+            kind, x, given or None, self.kernel, self.recurrent_kernel, self.bias
+        )
 
     def _input_bias(self):
         return self.bias
@@ -181,6 +202,7 @@ class SimpleRNN(_Recurrent):
     """h_t = tanh(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias), from h_0 = 0."""
 
     gates = 1
+    fused_kind = "simple_rnn"  # the backend routine that may run these steps
 
     def _step(self, carry, x_t):
         (h,) = carry
@@ -205,6 +227,7 @@ class LSTM(_Recurrent):
     """
 
     gates = 4
+    fused_kind = "lstm"  # the backend routine that may run these steps
 
     def _bias_initializer(self):
         return _forget_bias_ones(self.units)
@@ -245,6 +268,7 @@ class GRU(_Recurrent):
     """
 
     gates = 3
+    fused_kind = "gru"  # the backend routine that may run these steps
 
     def _bias_shape(self):
         return (2, 3 * self.units)
