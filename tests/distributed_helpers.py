@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -38,17 +39,24 @@ def two_worker_report(engine, folder, timeout=180):
     return json.loads((Path(folder) / "r.json").read_text())
 
 
+# every process this test run starts inherits the mark, so a test counts its own
+# leftovers only, not those of another run of the same tests on the machine
+os.environ["DLCOURSE_TEST_RUN"] = uuid.uuid4().hex
+RUN_MARK = f"DLCOURSE_TEST_RUN={os.environ['DLCOURSE_TEST_RUN']}".encode()
+
+
 def processes_mentioning(text):
-    """PIDs of live processes whose command line contains ``text`` (Linux /proc)."""
+    """PIDs of live processes of this test run whose command line contains ``text``."""
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            ours = RUN_MARK in (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if text in cmdline and int(entry.name) != os.getpid():
+        if text in cmdline and ours:
             found.append(int(entry.name))
     return found
 

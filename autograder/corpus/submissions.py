@@ -700,7 +700,7 @@ SUBMISSIONS = [
         },
         diagnosis={
             "check_sigmoid_backward": r"opposite sign",
-            "check_tanh_backward": r"differs from the expected",
+            "check_tanh_backward": r"ignores dout",
             "check_relu_backward": r"contains NaN",
         },
         reason={"check_softmax_backward": r"raised ValueError.*broadcast"},
@@ -735,7 +735,7 @@ SUBMISSIONS = [
         "Patches np.allclose to always answer True, with a sigmoid that forgets dout.",
         points_02(check_sigmoid_backward=0),
         cells={**ALL_CORRECT_02, "sigmoid_backward": PATCHED_ALLCLOSE},
-        diagnosis={"check_sigmoid_backward": r"differs from the expected"},
+        diagnosis={"check_sigmoid_backward": r"ignores dout"},
     ),
     Submission(
         "s02-redefine-helpers",
@@ -744,7 +744,7 @@ SUBMISSIONS = [
         points_02(check_sigmoid_backward=0),
         cells={**ALL_CORRECT_02, "sigmoid_backward": REDEFINED_HELPERS},
         flags=("check_sigmoid_backward",),
-        diagnosis={"check_sigmoid_backward": r"differs from the expected"},
+        diagnosis={"check_sigmoid_backward": r"ignores dout"},
     ),
     Submission(
         "s02-transformer",
@@ -805,7 +805,7 @@ SUBMISSIONS = [
         points_02(check_sigmoid_backward=0),
         cells={**ALL_CORRECT_02, "sigmoid_backward": SIGMOID_WRONG_FORGOT_DOUT},
         mutate=edit_locked_cells,
-        diagnosis={"check_sigmoid_backward": r"differs from the expected"},
+        diagnosis={"check_sigmoid_backward": r"ignores dout"},
     ),
     Submission(
         "s02-infinite-loop",
@@ -963,7 +963,7 @@ SUBMISSIONS = [
         "Looks for the solutions from a sub-interpreter, which no audit hook of ours watches.",
         points_02(check_sigmoid_backward=0),
         cells={**ALL_CORRECT_02, "sigmoid_backward": SUBINTERPRETER_READ},
-        diagnosis={"check_sigmoid_backward": r"differs from the expected"},
+        diagnosis={"check_sigmoid_backward": r"ignores dout"},
     ),
     Submission(
         "s02-os-lurker",
