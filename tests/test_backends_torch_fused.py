@@ -200,6 +200,21 @@ def test_a_given_mask_and_the_scores_keep_the_general_path(torch_backend, calls)
     assert tuple(scores.shape) == (2, 2, 4, 4)
 
 
+def test_attention_as_products_lets_torchs_flop_counter_see_the_attention():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    q = torch.randn((2, 4, 8, 16), dtype=torch.float64)
+    products = 2 * 2 * 2 * 4 * 8 * 8 * 16  # q k^T and p v, 2 FLOPs per multiply-add
+    with FlopCounterMode(display=False) as fused:
+        _torch_fused.attention(q, q, q, 0.25)
+    with FlopCounterMode(display=False) as counted, _torch_fused.attention_as_products():
+        assert _torch_fused.attention(q, q, q, 0.25) is None  # the layer runs its products
+        torch.softmax(q @ q.transpose(-1, -2) * 0.25, -1) @ q
+    assert fused.get_total_flops() < products  # PyTorch has no formula for the CPU kernel
+    assert counted.get_total_flops() == products
+    assert _torch_fused.attention(q, q, q, 0.25) is not None  # the routine is back after
+
+
 def test_a_causal_mask_that_is_not_square_lines_up_top_left():
     mask = np.tri(3, 5, dtype=bool)
     q, k = (

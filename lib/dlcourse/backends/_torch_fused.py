@@ -11,12 +11,30 @@ general path, written with ops).
 PyTorch is imported on the first call, not when this module is.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 
-__all__ = ["attention", "layer_norm", "recurrence"]
+__all__ = ["attention", "attention_as_products", "layer_norm", "recurrence"]
 
 torch = F = None  # bound by _import_torch() on first use, so importing this module stays light
 _RECURRENCES = {"lstm": "lstm", "gru": "gru", "simple_rnn": "rnn_tanh"}  # torch.<name>
+_ATTENTION_ROUTINE = [True]  # False inside attention_as_products()
+
+
+@contextmanager
+def attention_as_products():
+    """Inside the block, attention runs as its matrix products (the general path).
+
+    PyTorch's ``FlopCounterMode`` has no formula for the CPU kernel behind
+    ``scaled_dot_product_attention`` and counts 0 for it; counted this way, every
+    product of the attention is seen.
+    """
+    _ATTENTION_ROUTINE[0] = False
+    try:
+        yield
+    finally:
+        _ATTENTION_ROUTINE[0] = True
 
 
 def _import_torch():
@@ -80,7 +98,7 @@ def attention(q, k, v, scale, mask=None):
     """``softmax(q k^T * scale) v`` per head, or None (a row with no key: its NaN stays
     the general path's, as PyTorch's routines may give zeros there)."""
     _import_torch()
-    if not _fits(q, k, v):
+    if not _ATTENTION_ROUTINE[0] or not _fits(q, k, v):
         return None
     if mask is None:
         return F.scaled_dot_product_attention(q, k, v, scale=scale)
