@@ -25,6 +25,7 @@ from dlcourse.nn.callbacks import (  # noqa: E402
 )
 from dlcourse.nn.losses import SparseCategoricalCrossentropy  # noqa: E402
 from dlcourse.nn.optimizers import Adam  # noqa: E402
+from engine_cases import assert_same_history  # noqa: E402
 
 TWO = DataParallel("torch", nproc=2)
 
@@ -48,13 +49,6 @@ def data():
     x, y = rng.standard_normal((40, 4)), rng.integers(0, 3, 40)
     # 21 validation rows: the ranks score 11 and 10
     return x, y, (rng.standard_normal((21, 4)), rng.integers(0, 3, 21))
-
-
-def assert_same_history(got, expected):
-    assert got.epoch == expected.epoch
-    assert list(got.history) == list(expected.history)
-    for key, values in expected.history.items():
-        np.testing.assert_allclose(got.history[key], values, rtol=0, atol=1e-10, err_msg=key)
 
 
 def assert_same_weights(a, b):

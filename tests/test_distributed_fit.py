@@ -13,12 +13,12 @@ if not torch.distributed.is_available() or not torch.distributed.is_gloo_availab
     pytest.skip("needs torch.distributed with the gloo backend", allow_module_level=True)
 
 import dlcourse  # noqa: E402
+import engine_cases  # noqa: E402
 from dlcourse import ops  # noqa: E402
 from dlcourse.distributed import DataParallel  # noqa: E402
-from dlcourse.nn import Concatenate, Dense, Input, Layer, Model, Sequential  # noqa: E402
+from dlcourse.nn import Dense, Layer, Sequential  # noqa: E402
 from dlcourse.nn.callbacks import OneCycle  # noqa: E402
 from dlcourse.nn.losses import SparseCategoricalCrossentropy  # noqa: E402
-from dlcourse.nn.optimizers import SGD  # noqa: E402
 
 
 class ScaledTanh(Layer):
@@ -55,13 +55,7 @@ def mlp():
 
 
 def two_inputs():
-    with dlcourse.backend("torch"):
-        a, b = Input((5,), name="a"), Input((3,), name="b")
-        shared = Dense(4, activation="tanh", name="shared")
-        joined = Concatenate()([shared(Dense(4)(a)), shared(Dense(4)(b))])
-        model = Model([a, b], Dense(2)(joined), seed=7, dtype="float64")
-    model.compile(optimizer=SGD(0.05, momentum=0.9), loss="mse")
-    return model
+    return engine_cases.two_inputs("torch")
 
 
 @pytest.fixture(scope="module")

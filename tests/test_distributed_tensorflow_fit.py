@@ -20,20 +20,18 @@ pytest.importorskip(
     "tensorflow", reason="DataParallel('tensorflow') needs TensorFlow (pip install tensorflow)"
 )
 
-import dlcourse  # noqa: E402
+import engine_cases  # noqa: E402
 from distributed_helpers import processes_mentioning  # noqa: E402
 from dlcourse import backends  # noqa: E402
 from dlcourse.distributed import DataParallel  # noqa: E402
-from dlcourse.nn import Concatenate, Dense, Input, Model, Sequential  # noqa: E402
 from dlcourse.nn.callbacks import (  # noqa: E402
     Callback,
     EarlyStopping,
     LearningRateScheduler,
     ModelCheckpoint,
 )
-from dlcourse.nn.losses import SparseCategoricalCrossentropy  # noqa: E402
-from dlcourse.nn.optimizers import SGD, Adam  # noqa: E402
 from dlcourse.nn.saving import load_model  # noqa: E402
+from engine_cases import assert_same_history, largest_difference, uneven_batches  # noqa: E402
 from worker_faults import HangsInAWorker, RefusesToLoadInAWorker, failure_of  # noqa: E402
 
 TWO = DataParallel("tensorflow", nproc=2)
@@ -41,49 +39,16 @@ WORKER = "dlcourse.distributed.tensorflow_fit_worker"
 
 
 def classifier(*extra, seed=3):
-    with dlcourse.backend("tensorflow", device="cpu"):
-        model = Sequential(
-            [Dense(16, activation="tanh"), *extra, Dense(3)],
-            seed=seed,
-            dtype="float64",
-            input_shape=(6,),
-        )
-    model.compile(
-        optimizer=Adam(0.05),
-        loss=SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
+    return engine_cases.classifier("tensorflow", *extra, seed=seed, device="cpu")
 
 
 def two_inputs():
-    with dlcourse.backend("tensorflow", device="cpu"):
-        a, b = Input((5,), name="a"), Input((3,), name="b")
-        shared = Dense(4, activation="tanh", name="shared")
-        joined = Concatenate()([shared(Dense(4)(a)), shared(Dense(4)(b))])
-        model = Model([a, b], Dense(2)(joined), seed=7, dtype="float64")
-    model.compile(optimizer=SGD(0.05, momentum=0.9), loss="mse")
-    return model
+    return engine_cases.two_inputs("tensorflow", device="cpu")
 
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(0)
-    # 91 rows in batches of 32: the last batch (27 rows) does not split in two
-    x, y = rng.standard_normal((91, 6)), rng.integers(0, 3, 91)
-    return x, y, (rng.standard_normal((21, 6)), rng.integers(0, 3, 21))
-
-
-def largest_difference(a, b):
-    pairs = zip(a.get_weights(), b.get_weights(), strict=True)
-    return max(float(np.abs(wa - wb).max()) for wa, wb in pairs)
-
-
-def assert_same_history(got, expected):
-    assert got.epoch == expected.epoch
-    assert list(got.history) == list(expected.history)
-    for key, values in expected.history.items():
-        np.testing.assert_allclose(got.history[key], values, rtol=0, atol=1e-10, err_msg=key)
+    return uneven_batches()
 
 
 def test_two_replicas_train_a_sequential_model_as_one_process_does(data):
