@@ -6,7 +6,6 @@ to 1e-10 (only the order of the additions differs).
 """
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ from distributed_helpers import (  # noqa: E402
 )
 from dlcourse.distributed import TrainOptions, train  # noqa: E402
 from dlcourse.distributed.options import build_model, epoch_order, shard  # noqa: E402
+from dlcourse.distributed.ports import free_port  # noqa: E402
 from dlcourse.distributed.report import REPORT_KEYS, weights_digest  # noqa: E402
 
 
@@ -142,12 +142,6 @@ def test_torchrun_starts_the_same_training(tmp_path, two_process_run):
         np.testing.assert_array_equal(ours, theirs)  # same ranks, same slices, same bits
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _torchrun_node(node, endpoint, folder):
     """One torchrun "machine" of one process, joining the c10d rendezvous at ``endpoint``."""
     command = [
@@ -162,7 +156,7 @@ def _torchrun_node(node, endpoint, folder):
 def test_two_torchrun_node_groups_train_as_two_processes_do(tmp_path, two_process_run):
     """The multi-machine path on one host: two torchrun "nodes" of one process each,
     meeting through a c10d rendezvous on 127.0.0.1, as two machines would over a network."""
-    endpoint = f"127.0.0.1:{_free_port()}"
+    endpoint = f"127.0.0.1:{free_port()}"
     nodes = [_torchrun_node(node, endpoint, tmp_path) for node in (0, 1)]
     results = [node.communicate(timeout=240) for node in nodes]
     for node, (_, err) in zip(nodes, results):

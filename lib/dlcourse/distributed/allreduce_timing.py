@@ -10,7 +10,7 @@ import datetime
 import multiprocessing
 import time
 
-from dlcourse.distributed.ring_processes import _free_port
+from dlcourse.distributed.ports import free_port
 
 
 def _time_sizes(rank, world_size, port, sizes, repeats, results):
@@ -45,7 +45,7 @@ def allreduce_seconds(sizes, world_size=2, repeats=5, timeout_s=120.0):
     """Best seconds of one ``dist.all_reduce`` of ``size`` float32 values, for each size."""
     context = multiprocessing.get_context("fork")
     results = context.Queue()
-    port = _free_port()
+    port = free_port()
     processes = [
         context.Process(
             target=_time_sizes,

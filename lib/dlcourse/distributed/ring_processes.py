@@ -14,16 +14,10 @@ were still waiting.
 import datetime
 import multiprocessing
 import queue
-import socket
 import time
 
+from dlcourse.distributed.ports import free_port
 from dlcourse.distributed.ring_threads import COLLECTIVES, refusal
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class collectives_refused:
@@ -83,7 +77,7 @@ def run_on_gloo(function, world_size, length, seed=0, timeout_s=20.0):
     """
     context = multiprocessing.get_context("fork")
     results = context.Queue()
-    port = _free_port()
+    port = free_port()
     processes = [
         context.Process(
             target=_rank_main,

@@ -19,10 +19,10 @@ run on one.
 
 import json
 import os
-import socket
 import sys
 
 from dlcourse.distributed import device_fit, fit_job
+from dlcourse.distributed.ports import free_ports
 
 __all__ = ["cluster_environments", "environment", "train"]
 
@@ -36,21 +36,9 @@ def environment(folder):
     }
 
 
-def _free_ports(n):
-    """``n`` distinct ports the OS says are free now (free again once the sockets close)."""
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def cluster_environments(nproc, folder):
     """Each of ``nproc`` worker processes' environment: its rank and a loopback ``TF_CONFIG``."""
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(nproc)]
+    workers = [f"127.0.0.1:{port}" for port in free_ports(nproc)]
     return [
         {
             **environment(folder),

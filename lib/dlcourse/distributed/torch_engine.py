@@ -23,7 +23,6 @@ the variables ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and
 """
 
 import os
-import socket
 import sys
 import time
 from datetime import timedelta
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from dlcourse.distributed import options as opts
 from dlcourse.distributed import processes, report
+from dlcourse.distributed.ports import free_port
 
 __all__ = ["as_module", "launch", "loopback_environments", "run_rank", "under_torchrun"]
 
@@ -42,13 +42,6 @@ def under_torchrun():
         and "WORLD_SIZE" in os.environ
         and "DLCOURSE_TRAIN_LAUNCHED" not in os.environ
     )
-
-
-def _free_port():
-    # The OS picks a free port; it is free again (for rank 0 to bind) once we close it.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def launch(options, folder):
@@ -75,7 +68,7 @@ def loopback_environments(nproc, folder, threads=None):
 
     ``threads``: CPU threads per rank (default: the cores shared out).
     """
-    port = _free_port()
+    port = free_port()
     return [
         {
             "RANK": str(rank),
