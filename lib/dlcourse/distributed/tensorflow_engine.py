@@ -37,8 +37,8 @@ import sys
 import time
 from pathlib import Path
 
+from dlcourse.distributed import fit_job, processes, report
 from dlcourse.distributed import options as opts
-from dlcourse.distributed import processes, report
 
 __all__ = ["launch", "train_in_this_process"]
 
@@ -134,17 +134,10 @@ def _train(tf, options, folder, started):
     )
 
 
-def _worker_main(config_path):
-    """Entry point of the TensorFlow subprocess: train, or record the error and exit 1."""
-    processes.die_with_parent()
-    folder = os.environ["DLCOURSE_TRAIN_FOLDER"]
-    try:
-        options = opts.TrainOptions.from_json(Path(config_path).read_text())
-        train_in_this_process(options, folder, float(os.environ["DLCOURSE_TRAIN_T0"]))
-    except BaseException as err:  # noqa: BLE001 (any failure must reach the launcher)
-        processes.record_failure(folder, 0, err)
-        raise SystemExit(1) from None
+def _run_demo(job, folder):
+    options = opts.TrainOptions(**job)
+    train_in_this_process(options, folder, float(os.environ["DLCOURSE_TRAIN_T0"]))
 
 
-if __name__ == "__main__":
-    _worker_main(sys.argv[1])
+if __name__ == "__main__":  # the subprocess: fit_job's entry records a failure for the launcher
+    fit_job.worker_main(_run_demo, sys.argv[1])

@@ -28,8 +28,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from dlcourse.distributed import fit_job, processes, report
 from dlcourse.distributed import options as opts
-from dlcourse.distributed import processes, report
 from dlcourse.distributed.ports import free_port
 
 __all__ = ["as_module", "launch", "loopback_environments", "run_rank", "under_torchrun"]
@@ -242,24 +242,9 @@ def _progress(options, rank, steps):
     )
 
 
-def _worker_main(config_path):
-    """Entry point of one launched rank: train, or record the error and exit 1."""
-    processes.die_with_parent()
-    folder = os.environ["DLCOURSE_TRAIN_FOLDER"]
-    rank = int(os.environ.get("RANK", "0"))
-    try:
-        options = opts.TrainOptions.from_json(Path(config_path).read_text())
-        run_rank(options, folder, started=float(os.environ["DLCOURSE_TRAIN_T0"]))
-    except BaseException as err:  # noqa: BLE001 (any failure must reach the launcher)
-        processes.record_failure(folder, rank, err)
-        raise SystemExit(1) from None
-    # Done and reported. Leave without the interpreter's teardown: gloo's threads,
-    # destroyed while a peer process is closing its sockets, can abort (SIGABRT,
-    # "terminate called without an active exception") a rank that has finished.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+def _run_demo_rank(job, folder):
+    run_rank(opts.TrainOptions(**job), folder, started=float(os.environ["DLCOURSE_TRAIN_T0"]))
 
 
-if __name__ == "__main__":
-    _worker_main(sys.argv[1])
+if __name__ == "__main__":  # one launched rank: fit_job's entry records a failure for the launcher
+    fit_job.worker_main(_run_demo_rank, sys.argv[1])
